@@ -1,0 +1,35 @@
+// Package originguard is defence in depth for Kubernetes clusters that sit
+// behind Cloudflare. "Allowlist Cloudflare's IP ranges" is one layer; an
+// attacker who finds the origin can try every other one. Each layer has its
+// own small package, usable alone; they meet only at [net/netip.Prefix] and
+// standard Kubernetes types, and none of them imports another.
+//
+// This root package holds no code: it is the map.
+//
+// # Layers of defence
+//
+// From the packet up, with the package that builds each layer:
+//
+//   - Node firewall — package firewall (planned): iptables-restore (IPv4 and
+//     IPv6), ipset and nftables rule sets that let NodePorts answer only the
+//     edge, keep the ports a node needs open, and never touch chains that
+//     kube-proxy, Calico or Docker own.
+//   - Cluster network policy — package netpol (planned): Kubernetes
+//     NetworkPolicy and Calico GlobalNetworkPolicy, GlobalNetworkSet and
+//     HostEndpoint generators: default deny, failsafe ports, NodePorts from
+//     the edge only, and a "what may reach this port?" query.
+//   - Transport — package origincert (planned): Cloudflare Origin CA
+//     certificates as kubernetes.io/tls Secrets, renewal decisions, and
+//     Authenticated Origin Pulls, so a connection proves it came through
+//     Cloudflare and, with a per-zone certificate, through your zone.
+//   - Ingress controller — package ingress (planned): ingress-nginx, Kong,
+//     Traefik and Service settings for allowlists, real client IP, origin TLS
+//     and client-certificate checks.
+//   - Application — package allowlist: Cloudflare's published ranges
+//     (embedded, and refreshed live with sanity guards), fast matching on
+//     github.com/gaissmai/bart, an HTTP middleware and a net.Listener that
+//     admit only edge peers and recover the real client IP without trusting
+//     spoofed headers.
+//
+// The programs under examples/ compose these packages; run them with go run.
+package originguard
