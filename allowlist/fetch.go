@@ -201,7 +201,10 @@ func parseResponse(status int, retryAfter string, body []byte, now func() time.T
 	r.IPv4 = parseCIDRs(&errs, "ipv4_cidrs", env.Result.IPv4, netip.Addr.Is4)
 	r.IPv6 = parseCIDRs(&errs, "ipv6_cidrs", env.Result.IPv6, netip.Addr.Is6)
 	r.JDCloud = parseCIDRs(&errs, "jdcloud_cidrs", env.Result.JDCloud, nil)
-	return r, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return Ranges{}, err // never a partial list
+	}
+	return r, nil
 }
 
 // parseCIDRs parses one list of the answer, recording every bad entry in errs.

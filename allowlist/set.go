@@ -130,7 +130,7 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		}
 	}
 	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("%q: %w", s, err)
+		return netip.Prefix{}, err // netip's errors quote the input
 	}
 	return canonical(p)
 }
