@@ -1,0 +1,429 @@
+package firewall
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os/exec"
+	"slices"
+	"strings"
+)
+
+// Runner runs the program name with args, feeding it stdin, and returns
+// what it printed on standard output. A non-nil error must carry what the
+// program printed on standard error. [Exec] is the Runner that runs
+// programs on the local node; tests inject one that runs them inside a
+// network namespace.
+type Runner func(ctx context.Context, stdin, name string, args ...string) (string, error)
+
+// Exec is the [Runner] that runs programs with os/exec on the local node.
+func Exec(ctx context.Context, stdin, name string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
+// ErrRollback is matched (errors.Is) by an [Applier.Apply] error when
+// putting the previous rule set back failed too: the node's rules are then
+// in an unknown state and need a human.
+var ErrRollback = errors.New("rollback failed")
+
+// Applier loads rule sets into the kernel with the real tools (iptables-save
+// and iptables-restore, ip6tables-*, ipset, nft). It is the optional third
+// step after [Spec.Validate] and [Spec.Render].
+//
+// Apply saves what it is about to change, renders, checks the text with the
+// tools' dry runs (iptables-restore --test, nft -c), applies, reads the
+// result back and verifies it; on any failure it restores what it saved,
+// exactly, touching only this package's chains, jumps, sets and table.
+// Applying the same Spec again changes nothing.
+//
+// An Applier holds no state and may be shared, but calls to Apply must not
+// overlap on one node.
+type Applier struct {
+	backend Backend
+	run     Runner
+}
+
+// Option configures an [Applier].
+type Option func(*Applier)
+
+// WithRunner makes the Applier run programs with r instead of [Exec].
+func WithRunner(r Runner) Option { return func(a *Applier) { a.run = r } }
+
+// NewApplier returns an Applier for backend b.
+func NewApplier(b Backend, opts ...Option) *Applier {
+	a := &Applier{backend: b, run: Exec}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
+}
+
+// Apply makes the node's rules those of s (see [Applier]). The error names
+// the step that failed; it matches [ErrRollback] if the previous rules could
+// not be restored.
+func (a *Applier) Apply(ctx context.Context, s Spec) error {
+	switch a.backend {
+	case IPTables, IPSet:
+		return a.applyIPTables(ctx, s)
+	case NFTables:
+		return a.applyNFT(ctx, s)
+	}
+	return fmt.Errorf("firewall: unknown backend %q (want iptables, ipset or nftables)", a.backend)
+}
+
+// families are the iptables tools per address family.
+var families = []struct {
+	fam           int
+	save, restore string
+}{
+	{4, "iptables-save", "iptables-restore"},
+	{6, "ip6tables-save", "ip6tables-restore"},
+}
+
+// ipState is what Apply saves before changing anything.
+type ipState struct {
+	saved [2]string // iptables-save, ip6tables-save
+	sets  ipsets    // ours only; nil without the ipset backend
+}
+
+func (a *Applier) saveIPTables(ctx context.Context) (ipState, error) {
+	var st ipState
+	for i, f := range families {
+		out, err := a.run(ctx, "", f.save)
+		if err != nil {
+			return st, fmt.Errorf("firewall: save: %w", err)
+		}
+		st.saved[i] = out
+	}
+	if a.backend == IPSet {
+		out, err := a.run(ctx, "", "ipset", "save")
+		if err != nil {
+			return st, fmt.Errorf("firewall: save: %w", err)
+		}
+		st.sets = parseIPSets(out)
+	}
+	return st, nil
+}
+
+func (a *Applier) applyIPTables(ctx context.Context, s Spec) error {
+	before, err := a.saveIPTables(ctx)
+	if err != nil {
+		return err
+	}
+	script, err := s.Render(a.backend, Saved{IPv4: before.saved[0], IPv6: before.saved[1]})
+	if err != nil {
+		return err
+	}
+	text := [2]string{script.IPv4, script.IPv6}
+	fail := func(step string, err error) error {
+		err = fmt.Errorf("firewall: %s: %w", step, err)
+		if rb := a.rollbackIPTables(ctx, before); rb != nil {
+			return errors.Join(err, fmt.Errorf("firewall: %w: %w", ErrRollback, rb))
+		}
+		return err
+	}
+	if a.backend == IPSet {
+		// No dry run exists for ipset; its sets must exist before
+		// iptables-restore --test can check rules that match them.
+		if _, err := a.run(ctx, script.IPSet, "ipset", "restore"); err != nil {
+			return fail("load sets", err)
+		}
+	}
+	for i, f := range families {
+		if _, err := a.run(ctx, text[i], f.restore, "--test", "--noflush"); err != nil {
+			return fail("check", err)
+		}
+	}
+	for i, f := range families {
+		if _, err := a.run(ctx, text[i], f.restore, "--noflush"); err != nil {
+			return fail("apply", err)
+		}
+	}
+	after, err := a.saveIPTables(ctx)
+	if err != nil {
+		return fail("verify", err)
+	}
+	for i, f := range families {
+		if err := verifyIPTables(text[i], after.saved[i]); err != nil {
+			return fail("verify", fmt.Errorf("%s: %w", f.save, err))
+		}
+	}
+	if a.backend == IPSet {
+		n := normalize(s)
+		for _, set := range s.Sets {
+			for _, fam := range []int{4, 6} {
+				name := ipsetName(set.Name, fam)
+				if got, want := len(after.sets[name]), len(n.prefixes(set.Name, fam)); got != want {
+					return fail("verify", fmt.Errorf("ipset %s holds %d entries, want %d", name, got, want))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// ownLines parses an iptables-save output: per table, the chains of ours
+// that exist, the rules in them, and the number of jumps per hook.
+type ownLines struct {
+	chains map[string][]string // table → our chains declared
+	rules  map[string][]string // table → "-A ORIGINGUARD-..." lines
+	jumps  map[hook]int
+}
+
+func parseOwn(saved string) ownLines {
+	o := ownLines{chains: map[string][]string{}, rules: map[string][]string{}, jumps: map[hook]int{}}
+	for _, h := range hooks {
+		o.jumps[h] = countJumps(saved, h)
+	}
+	table := ""
+	for line := range strings.Lines(saved) {
+		line = strings.TrimRight(line, "\r\n")
+		switch {
+		case strings.HasPrefix(line, "*"):
+			table = line[1:]
+		case strings.HasPrefix(line, ":"+chainPrefix):
+			name, _, _ := strings.Cut(line[1:], " ")
+			o.chains[table] = append(o.chains[table], name)
+		case strings.HasPrefix(line, "-A "+chainPrefix):
+			o.rules[table] = append(o.rules[table], line)
+		}
+	}
+	return o
+}
+
+// verifyIPTables checks that saved (read back after applying) holds as many
+// rules in each of our chains as the restore input put there, and exactly
+// one jump per hook.
+func verifyIPTables(input, saved string) error {
+	got := parseOwn(saved)
+	want := map[string]int{}
+	for line := range strings.Lines(input) {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == "-A" {
+			want[f[1]]++
+		}
+	}
+	count := map[string]int{}
+	for _, lines := range got.rules {
+		for _, l := range lines {
+			count[strings.Fields(l)[1]]++
+		}
+	}
+	var errs []error
+	for _, chains := range ownChains {
+		for _, c := range chains {
+			if count[c] != want[c] {
+				errs = append(errs, fmt.Errorf("chain %s holds %d rules, want %d", c, count[c], want[c]))
+			}
+		}
+	}
+	for _, h := range hooks {
+		if got.jumps[h] != 1 {
+			errs = append(errs, fmt.Errorf("%d jumps from %s %s to %s, want 1", got.jumps[h], h.table, h.builtin, h.chain))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// rollbackIPTables puts back our chains, jumps and sets as they were in
+// before, leaving everything else as it is now (kube-proxy or Calico may
+// have changed their own rules meanwhile).
+func (a *Applier) rollbackIPTables(ctx context.Context, before ipState) error {
+	var errs []error
+	for i, f := range families {
+		now, err := a.run(ctx, "", f.save)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if text := rollbackScript(before.saved[i], now); text != "" {
+			if _, err := a.run(ctx, text, f.restore, "--noflush"); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if a.backend == IPSet {
+		out, err := a.run(ctx, "", "ipset", "save")
+		if err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		if text := rollbackIPSets(before.sets, parseIPSets(out)); text != "" {
+			if _, err := a.run(ctx, text, "ipset", "restore"); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// rollbackScript returns restore input that turns our part of now back into
+// our part of before, or "" when they already agree.
+func rollbackScript(before, now string) string {
+	b, n := parseOwn(before), parseOwn(now)
+	var out strings.Builder
+	for _, table := range []string{"mangle", "filter"} {
+		var body strings.Builder
+		chains := slices.Concat(b.chains[table], n.chains[table])
+		slices.Sort(chains)
+		chains = slices.Compact(chains)
+		for _, c := range chains {
+			body.WriteString(":" + c + " - [0:0]\n")
+		}
+		for _, h := range hooks {
+			if h.table != table || b.jumps[h] == n.jumps[h] {
+				continue
+			}
+			for range n.jumps[h] {
+				body.WriteString("-D " + h.builtin + " -j " + h.chain + "\n")
+			}
+			for range b.jumps[h] {
+				body.WriteString("-I " + h.builtin + " 1 -j " + h.chain + "\n")
+			}
+		}
+		for _, l := range b.rules[table] {
+			body.WriteString(l + "\n")
+		}
+		for _, c := range n.chains[table] {
+			if !slices.Contains(b.chains[table], c) {
+				body.WriteString("-X " + c + "\n")
+			}
+		}
+		if body.Len() > 0 {
+			out.WriteString("*" + table + "\n" + body.String() + "COMMIT\n")
+		}
+	}
+	return out.String()
+}
+
+// ipsets maps our ipset names to their "add" lines' entries.
+type ipsets map[string][]string
+
+// ipsetFamily is the family of one of our sets, from its name.
+func ipsetFamily(name string) string {
+	if strings.HasSuffix(name, "-v6") || strings.HasSuffix(name, "-v6-new") {
+		return "inet6"
+	}
+	return "inet"
+}
+
+func parseIPSets(saved string) ipsets {
+	sets := ipsets{}
+	for line := range strings.Lines(saved) {
+		f := strings.Fields(line)
+		if len(f) < 2 || !strings.HasPrefix(f[1], setTag) {
+			continue
+		}
+		switch f[0] {
+		case "create":
+			if _, ok := sets[f[1]]; !ok {
+				sets[f[1]] = []string{}
+			}
+		case "add":
+			if len(f) >= 3 {
+				sets[f[1]] = append(sets[f[1]], f[2])
+			}
+		}
+	}
+	return sets
+}
+
+// rollbackIPSets returns an ipset restore script that refills the sets of
+// before with their old entries (through a swap, as rendering does) and
+// destroys the sets of ours that did not exist then.
+func rollbackIPSets(before, now ipsets) string {
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(before)) {
+		opts := " hash:net family " + ipsetFamily(name) + " hashsize 1024 maxelem " + fmt.Sprint(maxSetSize) + " -exist\n"
+		tmp := name + "-new"
+		b.WriteString("create " + name + opts + "create " + tmp + opts + "flush " + tmp + "\n")
+		for _, e := range before[name] {
+			b.WriteString("add " + tmp + " " + e + "\n")
+		}
+		b.WriteString("swap " + tmp + " " + name + "\ndestroy " + tmp + "\n")
+	}
+	for _, name := range slices.Sorted(maps.Keys(now)) {
+		if _, ok := before[name]; !ok {
+			b.WriteString("destroy " + name + "\n")
+		}
+	}
+	return b.String()
+}
+
+func (a *Applier) applyNFT(ctx context.Context, s Spec) error {
+	script, err := s.Render(NFTables, Saved{})
+	if err != nil {
+		return err
+	}
+	tables, err := a.run(ctx, "", "nft", "list", "tables")
+	if err != nil {
+		return fmt.Errorf("firewall: save: %w", err)
+	}
+	before, existed := "", hasLine(tables, "table inet "+nftTable)
+	if existed {
+		if before, err = a.run(ctx, "", "nft", "list", "table", "inet", nftTable); err != nil {
+			return fmt.Errorf("firewall: save: %w", err)
+		}
+	}
+	fail := func(step string, err error) error {
+		err = fmt.Errorf("firewall: %s: %w", step, err)
+		restore := "table inet " + nftTable + "\ndelete table inet " + nftTable + "\n" + before
+		if _, rb := a.run(ctx, restore, "nft", "-f", "-"); rb != nil {
+			return errors.Join(err, fmt.Errorf("firewall: %w: %w", ErrRollback, rb))
+		}
+		return err
+	}
+	if _, err := a.run(ctx, script.NFT, "nft", "-c", "-f", "-"); err != nil {
+		return fmt.Errorf("firewall: check: %w", err) // nothing changed yet
+	}
+	if _, err := a.run(ctx, script.NFT, "nft", "-f", "-"); err != nil {
+		return fail("apply", err)
+	}
+	after, err := a.run(ctx, "", "nft", "list", "table", "inet", nftTable)
+	if err != nil {
+		return fail("verify", err)
+	}
+	if got, want := nftShape(after), nftShape(script.NFT); !maps.Equal(got, want) {
+		return fail("verify", fmt.Errorf("table inet %s has rules per chain %v, want %v", nftTable, got, want))
+	}
+	return nil
+}
+
+func hasLine(text, want string) bool {
+	for line := range strings.Lines(text) {
+		if strings.TrimSpace(line) == want {
+			return true
+		}
+	}
+	return false
+}
+
+// nftShape counts the rules in each chain of an nft table, as written by
+// the renderer or as printed by nft list: one rule per line, between
+// "chain NAME {" and "}", not counting the "type ..." line.
+func nftShape(text string) map[string]int {
+	shape := map[string]int{}
+	chain := ""
+	for line := range strings.Lines(text) {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "chain ") && strings.HasSuffix(line, "{"):
+			chain = strings.Fields(line)[1]
+			shape[chain] = 0
+		case chain == "":
+		case line == "}":
+			chain = ""
+		case line == "" || strings.HasPrefix(line, "type "):
+		default:
+			shape[chain]++
+		}
+	}
+	return shape
+}
