@@ -108,23 +108,33 @@ func (m Middleware) Wrap(next http.Handler) http.Handler {
 	if m.RejectStatus == 0 {
 		m.RejectStatus = http.StatusForbidden
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		peer, ok := peerAddr(r.RemoteAddr)
-		if !ok || m.Trusted == nil || !m.Trusted.Contains(peer) {
-			m.reject(w, r, peer)
-			return
-		}
-		client := Client{IP: peer, Peer: peer}
-		if ip, ok := m.clientFromHeader(r.Header); ok {
-			client.IP, client.FromHeader = ip, true
-		}
-		parent := r.Context()
-		if c, ok := parent.(*clientCtx); ok {
-			parent = c.Context // wrapped twice, or a reused request
-		}
-		*r = *r.WithContext(&clientCtx{Context: parent, client: client})
-		next.ServeHTTP(w, r)
-	})
+	return &guarded{m: m, next: next}
+}
+
+// guarded is a wrapped handler. A method, not a closure, so that the
+// compiler treats the accept path the same wherever Wrap is called from.
+type guarded struct {
+	m    Middleware
+	next http.Handler
+}
+
+func (g *guarded) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	peer, ok := peerAddr(r.RemoteAddr)
+	if !ok || g.m.Trusted == nil || !g.m.Trusted.Contains(peer) {
+		g.m.reject(w, r, peer)
+		return
+	}
+	client := Client{IP: peer, Peer: peer}
+	if ip, ok := g.m.clientFromHeader(r.Header); ok {
+		client.IP, client.FromHeader = ip, true
+	}
+	parent := r.Context()
+	if c, ok := parent.(*clientCtx); ok {
+		parent = c.Context // wrapped twice, or a reused request
+	}
+	// WithContext is inlined and its copy stays on the stack.
+	*r = *r.WithContext(&clientCtx{Context: parent, client: client})
+	g.next.ServeHTTP(w, r)
 }
 
 func (m Middleware) reject(w http.ResponseWriter, r *http.Request, peer netip.Addr) {

@@ -265,6 +265,9 @@ func (r *Refresher) attempt(ctx context.Context, g Guard, old *snapshot) (*Chang
 		return nil, err
 	}
 	diff := old.set.Diff(set)
+	if diff.IsEmpty() {
+		set = old.set // same addresses: readers keep the Set they have
+	}
 	if r.CachePath != "" {
 		// The disk copy is written before the swap: a list that could not
 		// be saved is still used, but the failure is reported.
