@@ -125,9 +125,17 @@ func (n normalized) rules(b []byte, fam int, withSets bool, stage Stage, chain s
 		if r.Stage != stage {
 			continue
 		}
-		match := "-p " + string(r.Protocol) + " -m " + string(r.Protocol) + " --dport " + strconv.Itoa(int(r.Ports.First))
-		if r.Ports.Last != r.Ports.First {
-			match += ":" + strconv.Itoa(int(r.Ports.Last))
+		var match string
+		if r.Protocol == IPIP {
+			if fam == 6 {
+				continue // Calico's IPIP is IPv4 only
+			}
+			match = "-p 4"
+		} else {
+			match = "-p " + string(r.Protocol) + " -m " + string(r.Protocol) + " --dport " + strconv.Itoa(int(r.Ports.First))
+			if r.Ports.Last != r.Ports.First {
+				match += ":" + strconv.Itoa(int(r.Ports.Last))
+			}
 		}
 		target := ""
 		switch r.Verdict {

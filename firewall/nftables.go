@@ -98,11 +98,19 @@ func (n normalized) nftRules(b []byte, stage Stage) []byte {
 		if r.Stage != stage {
 			continue
 		}
+		verdict := string(r.Verdict)
+		if r.Protocol == IPIP {
+			if r.From == "" {
+				b = nftLine(b, "meta nfproto ipv4 meta l4proto 4 "+verdict, r.Comment)
+			} else {
+				b = nftLine(b, "ip saddr @"+r.From+"_v4 meta l4proto 4 "+verdict, r.Comment)
+			}
+			continue
+		}
 		match := string(r.Protocol) + " dport " + strconv.Itoa(int(r.Ports.First))
 		if r.Ports.Last != r.Ports.First {
 			match += "-" + strconv.Itoa(int(r.Ports.Last))
 		}
-		verdict := string(r.Verdict)
 		if r.Verdict == Reject && r.Protocol == TCP {
 			verdict = "reject with tcp reset"
 		}

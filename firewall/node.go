@@ -28,6 +28,10 @@ type Node struct {
 	// VXLAN opens 4789/udp from the cluster: Calico's VXLAN overlay carries
 	// pod traffic between nodes there (flannel uses 8472: add a Rule).
 	VXLAN bool
+	// IPIP lets IP-in-IP packets (IP protocol 4, no port) in from the
+	// cluster: Calico's IPIP overlay carries pod traffic between nodes in
+	// them. Without it a default drop cuts pods on different nodes apart.
+	IPIP bool
 	// Typha opens 5473/tcp from the cluster: calico-node agents on every
 	// node connect to Typha, which runs with host networking.
 	Typha bool
@@ -50,8 +54,8 @@ type Node struct {
 //   - 6443/tcp from cluster and admin: the API server, for kubelets and
 //     controllers on the other nodes (control-plane nodes) and for kubectl.
 //   - 22/tcp from admin: SSH.
-//   - 179/tcp, 51820/udp, 51821/udp, 4789/udp, 5473/tcp from cluster, each
-//     when enabled (see the fields of [Node]).
+//   - 179/tcp, 51820/udp, 51821/udp, 4789/udp, IP-in-IP, 5473/tcp from
+//     cluster, each when enabled (see the fields of [Node]).
 //   - NodePorts ([Node.NodePorts]), TCP and UDP, from edge only, at [PreDNAT]:
 //     everyone else's NodePort packets are dropped before kube-proxy's DNAT.
 //
@@ -69,7 +73,7 @@ func (n Node) Spec() Spec {
 		Log:        n.Log,
 	}
 	add := func(comment string, p Protocol, ports PortRange, from string) {
-		s.Rules = append(s.Rules, Rule{Comment: comment, Protocol: p, Ports: ports, From: from, Verdict: Accept})
+		s.Rules = append(s.Rules, Rule{Comment: comment, Stage: Local, Protocol: p, Ports: ports, From: from, Verdict: Accept})
 	}
 	add("kubelet API: the API server calls it for exec and logs", TCP, Port(10250), "cluster")
 	add("API server: kubelets and controllers on other nodes", TCP, Port(6443), "cluster")
@@ -84,6 +88,9 @@ func (n Node) Spec() Spec {
 	}
 	if n.VXLAN {
 		add("Calico VXLAN overlay", UDP, Port(4789), "cluster")
+	}
+	if n.IPIP {
+		s.Rules = append(s.Rules, Rule{Comment: "Calico IP-in-IP overlay", Stage: Local, Protocol: IPIP, From: "cluster", Verdict: Accept})
 	}
 	if n.Typha {
 		add("Calico Typha: calico-node agents connect", TCP, Port(5473), "cluster")

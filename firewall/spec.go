@@ -16,6 +16,9 @@ type Protocol string
 const (
 	TCP Protocol = "tcp"
 	UDP Protocol = "udp"
+	// IPIP is IPv4-in-IPv4 (IP protocol 4), Calico's default overlay. It
+	// has no ports (leave [Rule.Ports] zero) and is matched on IPv4 only.
+	IPIP Protocol = "ipip"
 )
 
 // Verdict is what happens to a packet that matches a [Rule], or to one that
@@ -115,9 +118,10 @@ type Set struct {
 	Prefixes []netip.Prefix
 }
 
-// Rule matches one protocol and a destination port range from a source set
-// and gives a verdict. Rules are evaluated in order within their [Stage];
-// the first match wins.
+// Rule matches one protocol and a destination port range (none for
+// [IPIP]) from a source set and gives a verdict. Rules are evaluated in
+// order within their [Stage]; the first match wins. The zero Rule is
+// invalid.
 type Rule struct {
 	// Comment says why the rule exists; it is carried into the rendered
 	// text. Up to 128 printable ASCII characters, without quotes or
@@ -230,10 +234,16 @@ func (s Spec) Validate() error {
 		}
 		switch r.Protocol {
 		case TCP, UDP:
+		case IPIP:
+			if r.Ports != (PortRange{}) {
+				bad("%s: protocol ipip has no ports, got %s", where, r.Ports)
+			}
 		default:
-			bad("%s: unknown protocol %q (want tcp or udp)", where, r.Protocol)
+			bad("%s: unknown protocol %q (want tcp, udp or ipip)", where, r.Protocol)
 		}
-		if r.Ports.First == 0 {
+		if r.Protocol == IPIP {
+			// no ports to check
+		} else if r.Ports.First == 0 {
 			bad("%s: port range %s: ports start at 1", where, r.Ports)
 		} else if r.Ports.Last != 0 && r.Ports.Last < r.Ports.First {
 			bad("%s: port range %d-%d: last before first", where, r.Ports.First, r.Ports.Last)
@@ -244,6 +254,9 @@ func (s Spec) Validate() error {
 		switch r.Verdict {
 		case Accept, Drop:
 		case Reject:
+			if r.Protocol == IPIP {
+				bad("%s: reject is not possible for ipip; use drop", where)
+			}
 			if r.Stage == PreDNAT {
 				bad("%s: reject is not possible before DNAT (iptables allows REJECT only in the filter table); use drop", where)
 			}

@@ -1,0 +1,120 @@
+// Package firewall builds the host firewall of a Kubernetes node behind
+// Cloudflare: NodePorts answer only the edge, the ports the cluster itself
+// needs stay open to the cluster, and everything else arriving on the
+// node's outward-facing interfaces is dropped or rejected — without
+// touching the rules kube-proxy, Calico, flannel or Docker keep.
+//
+// It is not for pod-to-pod policy (that is NetworkPolicy's job, see package
+// netpol) nor for anything above layer 4. It imports only the standard
+// library.
+//
+// # Three steps
+//
+// A [Spec] is a typed rule set: named prefix sets ([Set]), [Rule]s of
+// protocol × ports × source set × [Verdict], the interfaces it guards, a
+// default verdict and optional rate-limited logging. [Node.Spec] is the
+// preset for a node, each port documented with why it is open.
+// [Spec.Validate] reports every problem at once; [Spec.Render] turns a valid
+// Spec into text for one [Backend] and cannot fail; an [Applier] loads that
+// text with the real tools, and is optional.
+//
+//	spec := firewall.Node{
+//		Interfaces: []string{"eth0"},
+//		Cluster:    []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")},
+//		Edge:       cloudflareRanges, // e.g. from package allowlist
+//		Admin:      []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
+//		BGP:        true,
+//	}.Spec()
+//	err := firewall.NewApplier(firewall.NFTables).Apply(ctx, spec)
+//
+// # Backends
+//
+//   - [IPTables]: iptables-restore and ip6tables-restore input, one rule per
+//     source prefix. Works everywhere; the per-packet cost grows with the
+//     number of prefixes (see BENCHMARKS.md).
+//   - [IPSet]: hash:net sets, replaced atomically (create a temporary set,
+//     fill it, swap, destroy), and iptables rules that match them: one rule
+//     per Rule, whatever the number of prefixes.
+//   - [NFTables]: one "table inet originguard" with interval sets, replaced
+//     atomically in one nft -f transaction ("table" then "delete table"
+//     then the new table, which also works when the table does not exist).
+//
+// The iptables backends own the chains ORIGINGUARD-PREROUTING and
+// ORIGINGUARD-PREDNAT (mangle) and ORIGINGUARD-INPUT and ORIGINGUARD-LOCAL
+// (filter). Restore input is used with --noflush and declares only those
+// chains, which flushes only them. The single jump from PREROUTING and from
+// INPUT is the one thing restore input cannot make idempotent by itself (it
+// cannot test whether a rule exists), so [Spec.Render] takes what
+// iptables-save prints now ([Saved]) and emits an insert only when the jump
+// is missing, and deletes duplicates. The jump is inserted at the top once
+// and never moved afterwards.
+//
+// # NodePorts and DNAT
+//
+// kube-proxy DNATs a packet to a NodePort in nat PREROUTING; the packet
+// then goes through FORWARD to the pod. A filter-INPUT rule on ports
+// 30000-32767 therefore never sees NodePort traffic — a common, silent
+// mistake. Rules at [PreDNAT] run where the port the client sent is still
+// visible: in mangle PREROUTING (after conntrack, so "established" is
+// known; before nat) and in an nft chain hooked at prerouting with priority
+// mangle (-150), ahead of dstnat (-100, where kube-proxy's nft mode and
+// iptables-nft's nat run). They only see packets addressed to one of the
+// node's own addresses (addrtype LOCAL, fib daddr type local); packets
+// addressed to pods or load-balancer IPs are left alone. REJECT is not
+// allowed before routing, so PreDNAT rules drop. At the [Local] stage
+// (filter INPUT), packets that were DNATed (conntrack state DNAT) are let
+// through, because PreDNAT has already judged them by their original port.
+//
+// # Coexistence with kube-proxy and Calico
+//
+// Nothing here flushes, deletes, renames or reorders a chain or table it
+// does not own: no KUBE-*, cali-*, FLANNEL*, DOCKER* chain, no foreign nft
+// table, no built-in chain policy. This package's accepts are never final:
+// the iptables backends RETURN to the built-in chain, so kube-proxy's and
+// Calico's rules after the jump still run, and an nft accept ends only this
+// package's table, so other tables' base chains still see the packet. Only
+// its drops and rejects are final. Traffic on loopback and on interfaces
+// not listed in [Spec.Interfaces] (pods' veths, cali*, vxlan.calico, tunl0,
+// wireguard.cali) is never filtered, so pods still reach node-local
+// services.
+//
+// Others' accepts can be final. With the iptables backends, the jump is
+// inserted at the top, but Calico also keeps its jump at the top of INPUT
+// and PREROUTING; a packet its host-endpoint policy ACCEPTs before our jump
+// is not seen by our chains. With nftables, every base chain at a hook runs
+// and a drop in any of them is final, so this package's table filters
+// regardless of iptables' accepts: prefer [NFTables] next to Calico host
+// endpoints.
+//
+// If Calico runs in IP-in-IP mode, set [Node.IPIP]; for VXLAN set
+// [Node.VXLAN] (flannel's VXLAN uses 8472/udp: add a [Rule]). Otherwise a
+// default drop on the node's interface cuts pods on different nodes apart.
+//
+// # Running it on every node
+//
+// The usual pattern is a DaemonSet whose container runs a small Go program
+// that builds the Spec (for instance from package allowlist's refreshed
+// Cloudflare ranges) and calls [Applier.Apply] at start and then
+// periodically (every few minutes, and whenever the ranges change):
+//
+//   - hostNetwork: true, so the rules land in the node's network namespace;
+//   - securityContext.capabilities.add: [NET_ADMIN] (NET_RAW is not
+//     needed), and tolerations so it runs on every node;
+//   - the image must carry the same iptables flavour as the node (nf_tables
+//     or legacy, as kube-proxy does with its iptables wrapper) and mount the
+//     host's /run/xtables.lock so that iptables calls serialise with
+//     kube-proxy's;
+//   - apply only one Spec per node at a time.
+//
+// Re-applying the same Spec changes nothing: iptables-save, ipset save and
+// nft list ruleset read the same before and after. If any step fails, the
+// Applier restores this package's previous chains, jumps, sets and table
+// exactly and returns the error; [ErrRollback] marks the rare case where
+// even that failed.
+//
+// Without the Applier, the rendered text can be loaded by a shell script:
+// ipset restore < sets (ipset backend only), then iptables-restore
+// --noflush and ip6tables-restore --noflush, or nft -f for nftables. Feed
+// the output of iptables-save to [Spec.Render] each time so that the jump
+// lines come out right.
+package firewall

@@ -1,0 +1,230 @@
+package firewall_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/originguard/originguard/firewall"
+)
+
+// A Kubernetes node behind Cloudflare: NodePorts from the edge only, the
+// kubelet and BGP from the other nodes, SSH from the office.
+func ExampleNode_Spec() {
+	spec := firewall.Node{
+		Interfaces: []string{"eth0"},
+		Cluster:    []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")},
+		Edge:       []netip.Prefix{netip.MustParsePrefix("173.245.48.0/20")}, // one of Cloudflare's ranges
+		Admin:      []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
+		BGP:        true,
+	}.Spec()
+	if err := spec.Validate(); err != nil {
+		panic(err)
+	}
+	for _, r := range spec.Rules {
+		from := r.From
+		if from == "" {
+			from = "anyone"
+		}
+		fmt.Printf("%-7s %s %-11s from %-7s %-6s # %s\n", r.Stage, r.Protocol, r.Ports, from, r.Verdict, r.Comment)
+	}
+	// Output:
+	// local   tcp 10250       from cluster accept # kubelet API: the API server calls it for exec and logs
+	// local   tcp 6443        from cluster accept # API server: kubelets and controllers on other nodes
+	// local   tcp 6443        from admin   accept # API server: kubectl from admins
+	// local   tcp 22          from admin   accept # SSH from admins
+	// local   tcp 179         from cluster accept # Calico BGP peering (TCP)
+	// prednat tcp 30000-32767 from edge    accept # NodePorts: the edge only
+	// prednat tcp 30000-32767 from anyone  drop   # NodePorts: nobody else
+	// prednat udp 30000-32767 from edge    accept # NodePorts: the edge only
+	// prednat udp 30000-32767 from anyone  drop   # NodePorts: nobody else
+}
+
+// Validate reports every problem at once.
+func ExampleSpec_Validate() {
+	spec := firewall.Spec{
+		Rules: []firewall.Rule{{Protocol: "sctp", Ports: firewall.Port(22), From: "admins", Verdict: firewall.Accept}},
+	}
+	fmt.Println(spec.Validate())
+	// Output:
+	// firewall: rule 0 (""): unknown protocol "sctp" (want tcp, udp or ipip)
+	// firewall: rule 0 (""): from unknown set "admins"
+	// firewall: no interfaces: name the outward-facing ones, e.g. eth0
+}
+
+// The nftables backend: one inet table, replaced atomically by nft -f.
+func ExampleSpec_Render_nftables() {
+	spec := firewall.Spec{
+		Sets: []firewall.Set{{Name: "edge", Prefixes: []netip.Prefix{
+			netip.MustParsePrefix("198.51.100.0/24"), netip.MustParsePrefix("2001:db8::/32"),
+		}}},
+		Rules: []firewall.Rule{
+			{Comment: "NodePorts: edge", Stage: firewall.PreDNAT, Protocol: firewall.TCP, Ports: firewall.Ports(30000, 32767), From: "edge", Verdict: firewall.Accept},
+			{Comment: "NodePorts: others", Stage: firewall.PreDNAT, Protocol: firewall.TCP, Ports: firewall.Ports(30000, 32767), Verdict: firewall.Drop},
+		},
+		Interfaces: []string{"eth0"},
+	}
+	script, err := spec.Render(firewall.NFTables, firewall.Saved{})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Print(script.NFT)
+	// Output:
+	// table inet originguard
+	// delete table inet originguard
+	//
+	// table inet originguard {
+	// 	set edge_v4 {
+	// 		type ipv4_addr
+	// 		flags interval
+	// 		elements = {
+	// 			198.51.100.0/24
+	// 		}
+	// 	}
+	//
+	// 	set edge_v6 {
+	// 		type ipv6_addr
+	// 		flags interval
+	// 		elements = {
+	// 			2001:db8::/32
+	// 		}
+	// 	}
+	//
+	// 	chain prerouting {
+	// 		type filter hook prerouting priority mangle; policy accept;
+	// 		iifname "lo" accept
+	// 		iifname "eth0" jump prednat
+	// 	}
+	//
+	// 	chain prednat {
+	// 		ct state established,related return
+	// 		fib daddr type != local return
+	// 		ip saddr @edge_v4 tcp dport 30000-32767 accept comment "NodePorts: edge"
+	// 		ip6 saddr @edge_v6 tcp dport 30000-32767 accept comment "NodePorts: edge"
+	// 		tcp dport 30000-32767 drop comment "NodePorts: others"
+	// 	}
+	//
+	// 	chain input {
+	// 		type filter hook input priority filter; policy accept;
+	// 		iifname "lo" accept
+	// 		iifname "eth0" jump local
+	// 	}
+	//
+	// 	chain local {
+	// 		ct state established,related accept
+	// 		ct status dnat accept comment "DNATed: vetted before DNAT"
+	// 		icmp type { destination-unreachable, time-exceeded, parameter-problem } accept
+	// 		icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem, nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } accept
+	// 		drop
+	// 	}
+	// }
+}
+
+// The iptables backend, IPv4 half, on a node that has no jump yet. Only
+// the ORIGINGUARD-* chains are declared (so only they are flushed).
+func ExampleSpec_Render_iptables() {
+	spec := firewall.Spec{
+		Sets:       []firewall.Set{{Name: "admin", Prefixes: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}}},
+		Rules:      []firewall.Rule{{Comment: "SSH", Protocol: firewall.TCP, Ports: firewall.Port(22), From: "admin", Verdict: firewall.Accept}},
+		Interfaces: []string{"eth0"},
+		Default:    firewall.Reject,
+	}
+	script, err := spec.Render(firewall.IPTables, firewall.Saved{})
+	if err != nil {
+		panic(err)
+	}
+	_, filter, _ := strings.Cut(script.IPv4, "*filter\n")
+	fmt.Print("*filter\n" + filter)
+	// Output:
+	// *filter
+	// :ORIGINGUARD-INPUT - [0:0]
+	// :ORIGINGUARD-LOCAL - [0:0]
+	// -I INPUT 1 -j ORIGINGUARD-INPUT
+	// -A ORIGINGUARD-INPUT -i eth0 -j ORIGINGUARD-LOCAL
+	// -A ORIGINGUARD-LOCAL -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "replies and related" -j RETURN
+	// -A ORIGINGUARD-LOCAL -m conntrack --ctstate DNAT -m comment --comment "DNATed: vetted before DNAT" -j RETURN
+	// -A ORIGINGUARD-LOCAL -p icmp -m icmp --icmp-type 3 -m comment --comment "destination unreachable, incl. path-MTU fragmentation needed" -j RETURN
+	// -A ORIGINGUARD-LOCAL -p icmp -m icmp --icmp-type 11 -m comment --comment "time exceeded" -j RETURN
+	// -A ORIGINGUARD-LOCAL -p icmp -m icmp --icmp-type 12 -m comment --comment "parameter problem" -j RETURN
+	// -A ORIGINGUARD-LOCAL -s 203.0.113.0/24 -p tcp -m tcp --dport 22 -m comment --comment "SSH" -j RETURN
+	// -A ORIGINGUARD-LOCAL -p tcp -m comment --comment "default verdict" -j REJECT --reject-with tcp-reset
+	// -A ORIGINGUARD-LOCAL -m comment --comment "default verdict" -j REJECT --reject-with icmp-port-unreachable
+	// COMMIT
+}
+
+// The ipset backend: sets swapped in atomically, and rules that match
+// them, so a rule costs the same for 10 prefixes or 100,000.
+func ExampleSpec_Render_ipset() {
+	spec := firewall.Spec{
+		Sets:       []firewall.Set{{Name: "admin", Prefixes: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}}},
+		Rules:      []firewall.Rule{{Comment: "SSH", Protocol: firewall.TCP, Ports: firewall.Port(22), From: "admin", Verdict: firewall.Accept}},
+		Interfaces: []string{"eth0"},
+	}
+	// What iptables-save prints now: the jump is there, so none is added.
+	saved := firewall.Saved{IPv4: "*filter\n-A INPUT -j ORIGINGUARD-INPUT\nCOMMIT\n*mangle\n-A PREROUTING -j ORIGINGUARD-PREROUTING\nCOMMIT\n"}
+	script, err := spec.Render(firewall.IPSet, saved)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Print(script.IPSet)
+	for line := range strings.Lines(script.IPv4) {
+		if strings.Contains(line, "INPUT") || strings.Contains(line, "--match-set") {
+			fmt.Print(line)
+		}
+	}
+	// Output:
+	// create og-admin-v4 hash:net family inet hashsize 1024 maxelem 16777216 -exist
+	// create og-admin-v4-new hash:net family inet hashsize 1024 maxelem 16777216 -exist
+	// flush og-admin-v4-new
+	// add og-admin-v4-new 203.0.113.0/24
+	// swap og-admin-v4-new og-admin-v4
+	// destroy og-admin-v4-new
+	// create og-admin-v6 hash:net family inet6 hashsize 1024 maxelem 16777216 -exist
+	// create og-admin-v6-new hash:net family inet6 hashsize 1024 maxelem 16777216 -exist
+	// flush og-admin-v6-new
+	// swap og-admin-v6-new og-admin-v6
+	// destroy og-admin-v6-new
+	// :ORIGINGUARD-INPUT - [0:0]
+	// -A ORIGINGUARD-INPUT -i eth0 -j ORIGINGUARD-LOCAL
+	// -A ORIGINGUARD-LOCAL -p tcp -m tcp --dport 22 -m set --match-set og-admin-v4 src -m comment --comment "SSH" -j RETURN
+}
+
+// Apply runs the real tools through a Runner. This one only prints the
+// commands, as a dry run; the default, Exec, runs them on the node.
+func ExampleApplier_Apply() {
+	var last string // the script nft -f was given
+	dryRun := func(_ context.Context, stdin, name string, args ...string) (string, error) {
+		fmt.Println(name, strings.Join(args, " "))
+		if name == "nft" && len(args) > 0 && args[0] == "list" && len(args) == 4 {
+			// what nft list table prints after the apply
+			_, table, _ := strings.Cut(last, "\n\n")
+			return table, nil
+		}
+		if name == "nft" && strings.Contains(strings.Join(args, " "), "-f -") {
+			last = stdin
+		}
+		return "", nil
+	}
+	spec := firewall.Node{Interfaces: []string{"eth0"}, Edge: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}}.Spec()
+	a := firewall.NewApplier(firewall.NFTables, firewall.WithRunner(dryRun))
+	fmt.Println("error:", a.Apply(context.Background(), spec))
+	// Output:
+	// nft list tables
+	// nft -c -f -
+	// nft -f -
+	// nft list table inet originguard
+	// error: <nil>
+}
+
+// Exec is the Runner that runs programs on the node itself.
+func ExampleExec() {
+	out, err := firewall.Exec(context.Background(), "fed on stdin\n", "cat")
+	fmt.Printf("%q %v\n", out, err)
+	// Output: "fed on stdin\n" <nil>
+}
+
+func ExamplePortRange_String() {
+	fmt.Println(firewall.Port(10250), firewall.Ports(30000, 32767))
+	// Output: 10250 30000-32767
+}
