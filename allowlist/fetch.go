@@ -110,6 +110,8 @@ type APIMessage struct {
 	Message string `json:"message"`
 }
 
+// Error says what the API answered, with the codes and messages of its
+// error envelope.
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "allowlist: cloudflare api: status %d", e.StatusCode)

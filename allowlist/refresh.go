@@ -48,8 +48,9 @@ type Refresher struct {
 	// Guard judges every new list.
 	Guard Guard
 	// CachePath, if set, is a file that holds the last good list. It is
-	// read at start (preferred over the embedded snapshot if it passes the
-	// Guard) and rewritten atomically after each change.
+	// read at start, and preferred over the embedded snapshot if it passes
+	// the Guard and is not older than the snapshot (as after an upgrade of
+	// this package); it is rewritten atomically after each change.
 	CachePath string
 	// Logger, if set, hears of refreshes, rejections and errors.
 	Logger *slog.Logger
@@ -125,9 +126,13 @@ func (r *Refresher) load() {
 		r.fetcher()
 		start := &snapshot{ranges: Embedded(), set: Cloudflare()}
 		if r.CachePath != "" {
-			if cached, err := r.readCache(); err != nil {
+			switch cached, err := r.readCache(); {
+			case err != nil:
 				r.log(slog.LevelWarn, "ignoring cached list", "path", r.CachePath, "err", err)
-			} else {
+			case cached.ranges.TakenAt.Before(start.ranges.TakenAt):
+				r.log(slog.LevelInfo, "ignoring cached list older than the embedded one", "path", r.CachePath,
+					"taken_at", cached.ranges.TakenAt)
+			default:
 				start = cached
 			}
 		}

@@ -158,9 +158,10 @@ func TestRefresherCache(t *testing.T) {
 
 	// A corrupt or insane disk copy is ignored in favour of the embedded list.
 	for name, content := range map[string]string{
-		"corrupt": `{"ipv4_cidrs": [`,
-		"insane":  `{"ipv4_cidrs":["0.0.0.0/0"],"ipv6_cidrs":["2400:cb00::/32"]}`,
-		"bad":     `{"ipv4_cidrs":["1.2.3.4/99"],"ipv6_cidrs":["2400:cb00::/32"]}`,
+		"corrupt":                      `{"ipv4_cidrs": [`,
+		"insane":                       `{"ipv4_cidrs":["0.0.0.0/0"],"ipv6_cidrs":["2400:cb00::/32"]}`,
+		"bad":                          `{"ipv4_cidrs":["1.2.3.4/99"],"ipv6_cidrs":["2400:cb00::/32"]}`,
+		"older than the embedded list": `{"taken_at":"2020-01-01T00:00:00Z","ipv4_cidrs":["173.245.48.0/20"],"ipv6_cidrs":["2400:cb00::/32"]}`,
 	} {
 		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 			t.Fatal(err)

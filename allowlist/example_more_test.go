@@ -1,0 +1,131 @@
+package allowlist_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/originguard/originguard/allowlist"
+)
+
+func ExampleMustSetFrom() {
+	set := allowlist.MustSetFrom(netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("::ffff:198.51.100.0/120"))
+	fmt.Println(set.Prefixes())
+	// Output:
+	// [192.0.2.0/24 198.51.100.0/24]
+}
+
+func ExampleSet_Equal() {
+	a := allowlist.MustParse("192.0.2.0/24\n")
+	b := allowlist.MustParse("192.0.2.0/25\n192.0.2.128/25\n")
+	fmt.Println(a.Equal(b))
+	// Output:
+	// true
+}
+
+// A Set decodes from and encodes to text, so it can sit in a JSON or YAML
+// configuration as one string.
+func ExampleSet_MarshalText() {
+	var config struct {
+		Admins *allowlist.Set `json:"admins"`
+	}
+	if err := json.Unmarshal([]byte(`{"admins": "203.0.113.0/24\n2001:db8::/32\n"}`), &config); err != nil {
+		panic(err)
+	}
+	fmt.Println(config.Admins.Contains(netip.MustParseAddr("203.0.113.9")))
+	out, _ := json.Marshal(config)
+	fmt.Println(string(out))
+	// Output:
+	// true
+	// {"admins":"203.0.113.0/24\n2001:db8::/32\n"}
+}
+
+func ExampleRanges_Set() {
+	r := allowlist.Ranges{
+		IPv4:    []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
+		JDCloud: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")},
+	}
+	set, err := r.Set()
+	if err != nil {
+		panic(err)
+	}
+	fmt.Print(set)
+	// Output:
+	// 198.51.100.0/24
+	// 203.0.113.0/24
+}
+
+func ExampleFetcher_URL() {
+	fmt.Println(allowlist.NewFetcher().URL())
+	fmt.Println(allowlist.NewFetcher(allowlist.WithJDCloud()).URL())
+	// Output:
+	// https://api.cloudflare.com/client/v4/ips
+	// https://api.cloudflare.com/client/v4/ips?networks=jdcloud
+}
+
+func ExampleAPIError() {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "60")
+		w.WriteHeader(http.StatusTooManyRequests)
+		fmt.Fprint(w, `{"success":false,"errors":[{"code":971,"message":"Please wait and consider throttling your request speed"}],"messages":[],"result":null}`)
+	}))
+	defer api.Close()
+
+	_, err := allowlist.NewFetcher(allowlist.WithBaseURL(api.URL)).Fetch(context.Background(), "")
+	var apiErr *allowlist.APIError
+	if errors.As(err, &apiErr) {
+		fmt.Println(apiErr.StatusCode, apiErr.RetryAfter, apiErr.Errors[0].Code)
+	}
+	// Output:
+	// 429 1m0s 971
+}
+
+func ExampleRefresher_Force() {
+	// The API now lists only two IPv4 ranges: a shrink the Guard refuses.
+	api := cloudflareAPI("small", []string{"173.245.48.0/20", "104.16.0.0/13"}, texts(allowlist.Embedded().IPv6))
+	defer api.Close()
+	r := &allowlist.Refresher{Fetcher: allowlist.NewFetcher(allowlist.WithBaseURL(api.URL))}
+
+	err := r.Refresh(context.Background())
+	fmt.Println(errors.Is(err, allowlist.ErrShrink), r.Set().Len4())
+	// An operator has checked the new list and forces it.
+	err = r.Force(context.Background())
+	fmt.Println(err, r.Set().Len4())
+	// Output:
+	// true 15
+	// <nil> 2
+}
+
+func ExampleRefresher_Run() {
+	api := cloudflareAPI("e1", texts(allowlist.Embedded().IPv4), texts(allowlist.Embedded().IPv6))
+	defer api.Close()
+	dir, _ := os.MkdirTemp("", "allowlist")
+	defer os.RemoveAll(dir)
+
+	r := &allowlist.Refresher{
+		Fetcher:   allowlist.NewFetcher(allowlist.WithBaseURL(api.URL)),
+		Interval:  time.Hour,
+		CachePath: filepath.Join(dir, "cloudflare.json"), // survives restarts
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	// Usually: go r.Run(ctx), and r (a Matcher) given to Middleware and Listener.
+	err := r.Run(ctx)
+	fmt.Println(err, r.Status().ETag, r.Status().Failures)
+	// Output:
+	// context deadline exceeded e1 0
+}
+
+func ExampleRefresher_Ranges() {
+	r := &allowlist.Refresher{}
+	fmt.Println(r.Ranges().Source)
+	// Output:
+	// embedded: https://www.cloudflare.com/ips-v4 and https://www.cloudflare.com/ips-v6
+}
