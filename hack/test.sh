@@ -9,6 +9,9 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "provision the test bed"
 bash hack/provision.sh
+# internal/testbed finds kube-apiserver and etcd here (see hack/provision.sh).
+ORIGINGUARD_KUBE_BIN="$(bash hack/provision.sh --print-bin-dir)"
+export ORIGINGUARD_KUBE_BIN
 
 modules=(. bench)
 for m in "${modules[@]}"; do
