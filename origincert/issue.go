@@ -1,0 +1,291 @@
+package origincert
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cloudflare/cloudflare-go"
+)
+
+// Request is what to issue: a certificate for Hostnames, for a key of
+// KeyType, valid for at least Validity. The zero KeyType is ECDSA P-256;
+// the zero Validity is [DefaultValidity]. Validity is rounded up by
+// [RoundValidity].
+type Request struct {
+	Hostnames []string
+	KeyType   KeyType
+	Validity  time.Duration
+}
+
+// Validate reports every problem with the request (errors.Join).
+func (r Request) Validate() error {
+	var errs []error
+	errs = append(errs, ValidateHostnames(r.Hostnames), r.KeyType.Validate())
+	if _, err := RoundValidity(r.Validity); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Certificate is an issued Origin CA certificate with the private key
+// made for it. It is immutable once returned; printing it never prints
+// the key.
+type Certificate struct {
+	ID             string      // Origin CA certificate ID (for revocation)
+	Hostnames      []string    // as requested, normalised
+	KeyType        KeyType     //
+	CertificatePEM []byte      // the leaf, PEM
+	Key            *PrivateKey // made in this process
+	NotBefore      time.Time   // from the certificate itself
+	NotAfter       time.Time   // from the certificate itself
+	ValidityDays   int         // requested_validity sent to the API
+}
+
+// Issue makes a key and CSR locally and asks the Origin CA to sign it.
+// The request is never retried after a 5xx or a lost connection (the
+// certificate may exist); see [Client].
+func (c *Client) Issue(ctx context.Context, req Request) (*Certificate, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	hostnames, _ := normalizeHostnames(req.Hostnames)
+	days, _ := RoundValidity(req.Validity)
+	kt := req.KeyType.orDefault()
+	key, err := GenerateKey(kt)
+	if err != nil {
+		return nil, err
+	}
+	csr, err := NewCSR(key, hostnames)
+	if err != nil {
+		return nil, err
+	}
+	params := cloudflare.CreateOriginCertificateParams{
+		Hostnames:       hostnames,
+		RequestValidity: days,
+		RequestType:     kt.RequestType(),
+		CSR:             string(csr),
+	}
+	op := fmt.Sprintf("create origin certificate for %s", strings.Join(hostnames, ","))
+	var got apiCertificate
+	err = c.call(ctx, op, retry429Only, func(ctx context.Context, ex *exchange) error {
+		res, err := c.api.CreateOriginCACertificate(ctx, params)
+		if err == nil && res != nil {
+			got = apiCertificate{ID: res.ID, Certificate: res.Certificate, Hostnames: res.Hostnames, ExpiresOn: res.ExpiresOn}
+			return nil
+		}
+		// cloudflare-go could not decode a 2xx body (its expires_on and
+		// revoked_at parsing is strict): the certificate was still
+		// created, so decode it here rather than lose it.
+		if fb, ok := decodeCertificateFallback(ex); ok {
+			got = fb
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if got.ID == "" || got.Certificate == "" {
+		return nil, &APIError{Op: op, Kind: ErrMalformedResponse, StatusCode: http.StatusOK, Messages: []string{"result lacks id or certificate"}}
+	}
+	leaf, err := parseLeaf([]byte(got.Certificate))
+	if err != nil {
+		return nil, &APIError{Op: op, Kind: ErrMalformedResponse, StatusCode: http.StatusOK, Messages: []string{"certificate " + got.ID + ": " + err.Error()}}
+	}
+	if !publicKeysEqual(leaf.PublicKey, key.Public()) {
+		return nil, &APIError{Op: op, Kind: ErrMalformedResponse, StatusCode: http.StatusOK, Messages: []string{"certificate " + got.ID + " is not for the key in the CSR"}}
+	}
+	if missing := uncovered(leaf, hostnames); len(missing) > 0 {
+		return nil, &APIError{Op: op, Kind: ErrMalformedResponse, StatusCode: http.StatusOK, Messages: []string{fmt.Sprintf("certificate %s does not cover %s", got.ID, strings.Join(missing, ","))}}
+	}
+	return &Certificate{
+		ID:             got.ID,
+		Hostnames:      hostnames,
+		KeyType:        kt,
+		CertificatePEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw}),
+		Key:            key,
+		NotBefore:      leaf.NotBefore,
+		NotAfter:       leaf.NotAfter,
+		ValidityDays:   days,
+	}, nil
+}
+
+// IssuedCertificate is one entry of [Client.List].
+type IssuedCertificate struct {
+	ID             string
+	Hostnames      []string
+	RequestType    string    // origin-ecc or origin-rsa
+	ValidityDays   int       // requested_validity
+	ExpiresOn      time.Time // as the API reports it
+	CertificatePEM []byte
+}
+
+// List returns the Origin CA certificates for a zone (the API's first
+// page).
+func (c *Client) List(ctx context.Context, zoneID string) ([]IssuedCertificate, error) {
+	if zoneID == "" {
+		return nil, fmt.Errorf("origincert: list certificates: empty zone ID: %w", ErrInvalidRequest)
+	}
+	var out []IssuedCertificate
+	op := fmt.Sprintf("list origin certificates of zone %s", zoneID)
+	err := c.call(ctx, op, retrySafe, func(ctx context.Context, ex *exchange) error {
+		out = nil
+		res, err := c.api.ListOriginCACertificates(ctx, cloudflare.ListOriginCertificatesParams{ZoneID: zoneID})
+		if err == nil {
+			for _, r := range res {
+				out = append(out, IssuedCertificate{ID: r.ID, Hostnames: r.Hostnames, RequestType: r.RequestType, ValidityDays: r.RequestValidity, ExpiresOn: r.ExpiresOn, CertificatePEM: []byte(r.Certificate)})
+			}
+			return nil
+		}
+		env, ok := ex.parseEnvelope()
+		if !ok || !*env.Success || ex.status/100 != 2 {
+			return err
+		}
+		var raw []apiCertificate
+		if json.Unmarshal(env.Result, &raw) != nil {
+			return err
+		}
+		for _, r := range raw {
+			out = append(out, IssuedCertificate{ID: r.ID, Hostnames: r.Hostnames, RequestType: r.RequestType, ValidityDays: r.RequestedValidity, ExpiresOn: r.ExpiresOn, CertificatePEM: []byte(r.Certificate)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Revoke revokes an Origin CA certificate. Revocation is retried on
+// transient failures (revoking twice harms nothing). A certificate that
+// is already revoked or gone is reported as success.
+func (c *Client) Revoke(ctx context.Context, id string) error {
+	if id == "" {
+		return fmt.Errorf("origincert: revoke: empty certificate ID: %w", ErrInvalidRequest)
+	}
+	op := fmt.Sprintf("revoke origin certificate %s", id)
+	err := c.call(ctx, op, retrySafe, func(ctx context.Context, _ *exchange) error {
+		_, err := c.api.RevokeOriginCACertificate(ctx, id)
+		return err
+	})
+	if err == nil || errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if errors.Is(err, ErrInvalidRequest) {
+		// Perhaps already revoked: ask.
+		if revoked, gerr := c.revoked(ctx, id); gerr == nil && revoked {
+			return nil
+		}
+	}
+	return err
+}
+
+// revoked reports whether the certificate has a revoked_at.
+func (c *Client) revoked(ctx context.Context, id string) (bool, error) {
+	var got apiCertificate
+	op := fmt.Sprintf("get origin certificate %s", id)
+	err := c.call(ctx, op, retrySafe, func(ctx context.Context, ex *exchange) error {
+		// Decoded here, not with GetOriginCACertificate: its revoked_at
+		// is a time.Time that fails on the API's non-RFC 3339 timestamps.
+		_, err := c.api.Raw(ctx, http.MethodGet, "/certificates/"+id, nil, nil)
+		if err != nil {
+			return err
+		}
+		if fb, ok := decodeCertificateFallback(ex); ok {
+			got = fb
+			return nil
+		}
+		return &APIError{Op: op, Kind: ErrMalformedResponse, StatusCode: ex.status}
+	})
+	if errors.Is(err, ErrNotFound) {
+		return true, nil
+	}
+	return !got.RevokedAt.IsZero(), err
+}
+
+// apiCertificate is the Origin CA result, decoded leniently.
+type apiCertificate struct {
+	ID                string    `json:"id"`
+	Certificate       string    `json:"certificate"`
+	Hostnames         []string  `json:"hostnames"`
+	RequestType       string    `json:"request_type"`
+	RequestedValidity int       `json:"requested_validity"`
+	ExpiresOn         time.Time `json:"-"`
+	RevokedAt         time.Time `json:"-"`
+}
+
+func (a *apiCertificate) UnmarshalJSON(b []byte) error {
+	type plain apiCertificate
+	aux := struct {
+		*plain
+		ExpiresOn string `json:"expires_on"`
+		RevokedAt string `json:"revoked_at"`
+	}{plain: (*plain)(a)}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	var err error
+	if aux.ExpiresOn != "" {
+		if a.ExpiresOn, err = ParseAPITime(aux.ExpiresOn); err != nil {
+			return err
+		}
+	}
+	if aux.RevokedAt != "" {
+		if a.RevokedAt, err = ParseAPITime(aux.RevokedAt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func decodeCertificateFallback(ex *exchange) (apiCertificate, bool) {
+	env, ok := ex.parseEnvelope()
+	if !ok || !*env.Success || ex.status/100 != 2 {
+		return apiCertificate{}, false
+	}
+	var a apiCertificate
+	if json.Unmarshal(env.Result, &a) != nil || a.ID == "" {
+		return apiCertificate{}, false
+	}
+	return a, true
+}
+
+var monotonic = regexp.MustCompile(` m=[+-][0-9.]+$`)
+
+// ParseAPITime parses a timestamp as the Origin CA API writes it: Go's
+// time.Time.String layout ("2014-01-01 05:20:00.12345 +0000 UTC"), with or
+// without fractional seconds or a monotonic-clock suffix, or RFC 3339.
+func ParseAPITime(s string) (time.Time, error) {
+	v := monotonic.ReplaceAllString(strings.TrimSpace(s), "")
+	for _, layout := range []string{"2006-01-02 15:04:05.999999999 -0700 MST", "2006-01-02 15:04:05.999999999 -0700", time.RFC3339Nano} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("origincert: timestamp %q is neither Go time.String layout nor RFC 3339", s)
+}
+
+func parseLeaf(certPEM []byte) (*x509.Certificate, error) {
+	block, _ := pem.Decode(certPEM)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, errors.New("not a PEM certificate")
+	}
+	return x509.ParseCertificate(block.Bytes)
+}
+
+// uncovered lists the hostnames the certificate does not cover.
+func uncovered(leaf *x509.Certificate, hostnames []string) []string {
+	var missing []string
+	for _, h := range hostnames {
+		if !slices.ContainsFunc(leaf.DNSNames, func(n string) bool { return covers(n, h) }) {
+			missing = append(missing, h)
+		}
+	}
+	return missing
+}

@@ -1,0 +1,45 @@
+package origincert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// DefaultFieldManager is the server-side apply field manager used when
+// none is given.
+const DefaultFieldManager = "originguard-origincert"
+
+// ApplySecret writes s with server-side apply as fieldManager (zero means
+// [DefaultFieldManager]), forcing ownership of the fields it sets. Fields
+// this manager set before and s no longer has (an annotation) are removed;
+// fields other managers own (labels a tool added) are kept. It returns the
+// Secret as stored.
+func ApplySecret(ctx context.Context, kube kubernetes.Interface, s *corev1.Secret, fieldManager string) (*corev1.Secret, error) {
+	if s == nil || s.Name == "" || s.Namespace == "" {
+		return nil, errors.New("origincert: apply secret: name and namespace are required")
+	}
+	if fieldManager == "" {
+		fieldManager = DefaultFieldManager
+	}
+	ac := corev1ac.Secret(s.Name, s.Namespace).WithType(s.Type)
+	if len(s.Labels) > 0 {
+		ac.WithLabels(s.Labels)
+	}
+	if len(s.Annotations) > 0 {
+		ac.WithAnnotations(s.Annotations)
+	}
+	if len(s.Data) > 0 {
+		ac.WithData(s.Data)
+	}
+	out, err := kube.CoreV1().Secrets(s.Namespace).Apply(ctx, ac, metav1.ApplyOptions{FieldManager: fieldManager, Force: true})
+	if err != nil {
+		return nil, fmt.Errorf("origincert: apply secret %s/%s: %w", s.Namespace, s.Name, err)
+	}
+	return out, nil
+}
