@@ -1,0 +1,498 @@
+package origincert_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/originguard/originguard/origincert"
+)
+
+// exampleAPI starts a stand-in for api.cloudflare.com (the real API is not
+// reachable from tests) and a Client for it.
+func exampleAPI() (*fakeCloudflare, *origincert.Client) {
+	f := newFakeCloudflare()
+	c, err := origincert.New(fakeToken, origincert.WithBaseURL(f.URL()), origincert.WithRateLimit(100), origincert.WithRetry(3, 10*time.Millisecond, time.Second))
+	if err != nil {
+		panic(err)
+	}
+	return f, c
+}
+
+func ExampleGenerateKey() {
+	key, err := origincert.GenerateKey(origincert.ECDSAP256)
+	if err != nil {
+		panic(err)
+	}
+	// Printing a key never prints the key.
+	fmt.Println(key)
+	fmt.Printf("%#v\n", key)
+	// Output:
+	// origincert.PrivateKey(ecdsa-p256, REDACTED)
+	// origincert.PrivateKey(ecdsa-p256, REDACTED)
+}
+
+func ExampleKeyType_RequestType() {
+	for _, kt := range []origincert.KeyType{"", origincert.ECDSAP256, origincert.RSA2048, origincert.RSA4096} {
+		fmt.Printf("%q -> %s\n", kt, kt.RequestType())
+	}
+	// Output:
+	// "" -> origin-ecc
+	// "ecdsa-p256" -> origin-ecc
+	// "rsa-2048" -> origin-rsa
+	// "rsa-4096" -> origin-rsa
+}
+
+func ExampleKeyType_Validate() {
+	fmt.Println(origincert.RSA3072.Validate())
+	fmt.Println(origincert.KeyType("rsa-1024").Validate())
+	// Output:
+	// <nil>
+	// origincert: unknown key type "rsa-1024" (want ecdsa-p256, rsa-2048, rsa-3072 or rsa-4096)
+}
+
+func ExampleNewCSR() {
+	key, _ := origincert.GenerateKey("")
+	csrPEM, err := origincert.NewCSR(key, origincert.ApexAndWildcard("example.com"))
+	if err != nil {
+		panic(err)
+	}
+	block, _ := pem.Decode(csrPEM)
+	csr, _ := x509.ParseCertificateRequest(block.Bytes)
+	fmt.Println(block.Type, csr.Subject.CommonName, csr.DNSNames)
+	// Output: CERTIFICATE REQUEST example.com [example.com *.example.com]
+}
+
+func ExampleApexAndWildcard() {
+	fmt.Println(origincert.ApexAndWildcard("Example.COM."))
+	// Output: [example.com *.example.com]
+}
+
+func ExampleValidateHostnames() {
+	err := origincert.ValidateHostnames([]string{"example.com", "a.*.example.com", "192.0.2.10"})
+	fmt.Println(errors.Is(err, origincert.ErrInvalidHostname))
+	fmt.Println(err)
+	// Output:
+	// true
+	// origincert: hostname "a.*.example.com": wildcard only allowed as the leftmost label: invalid hostname
+	// origincert: hostname "192.0.2.10": an IP address, not a hostname: invalid hostname
+}
+
+func ExampleRoundValidity() {
+	for _, d := range []time.Duration{0, 24 * time.Hour, 45 * 24 * time.Hour, 2 * 365 * 24 * time.Hour} {
+		days, _ := origincert.RoundValidity(d)
+		fmt.Println(d, "->", days, "days")
+	}
+	_, err := origincert.RoundValidity(20 * 365 * 24 * time.Hour)
+	fmt.Println(err)
+	// Output:
+	// 0s -> 365 days
+	// 24h0m0s -> 7 days
+	// 1080h0m0s -> 90 days
+	// 17520h0m0s -> 730 days
+	// origincert: validity 175200h0m0s is longer than the Origin CA's maximum of 5475 days
+}
+
+func ExampleRequest_Validate() {
+	err := origincert.Request{Hostnames: []string{"localhost"}, KeyType: "dsa"}.Validate()
+	fmt.Println(err)
+	// Output:
+	// origincert: hostname "localhost": not a fully qualified name: invalid hostname
+	// origincert: unknown key type "dsa" (want ecdsa-p256, rsa-2048, rsa-3072 or rsa-4096)
+}
+
+func ExampleParseAPITime() {
+	// The Origin CA's expires_on is Go's time.String layout.
+	t, err := origincert.ParseAPITime("2014-01-01 05:20:00.12345 +0000 UTC")
+	fmt.Println(t.Format(time.RFC3339Nano), err)
+	// Output: 2014-01-01T05:20:00.12345Z <nil>
+}
+
+func ExampleOriginCARootPEM() {
+	ecc, _ := origincert.OriginCARootPEM(origincert.ECDSAP256)
+	rsa, _ := origincert.OriginCARootPEM(origincert.RSA2048)
+	for _, p := range [][]byte{ecc, rsa} {
+		block, _ := pem.Decode(p)
+		c, _ := x509.ParseCertificate(block.Bytes)
+		fmt.Println(c.Subject.OrganizationalUnit[0], c.NotAfter.Format(time.DateOnly))
+	}
+	// Output:
+	// CloudFlare Origin SSL ECC Certificate Authority 2029-08-15
+	// CloudFlare Origin SSL Certificate Authority 2029-08-15
+}
+
+func ExampleOriginCARoot() {
+	root, _ := origincert.OriginCARoot(origincert.RSA4096)
+	fmt.Println(root.PublicKeyAlgorithm, root.IsCA)
+	// Output: RSA true
+}
+
+func ExampleOriginPullCA() {
+	ca := origincert.OriginPullCA()
+	fmt.Println(ca.Subject.CommonName)
+	// Output: origin-pull.cloudflare.net
+}
+
+func ExampleOriginPullCAExpiry() {
+	expiry := origincert.OriginPullCAExpiry()
+	fmt.Println(expiry)
+	// Alert well before it, e.g. in a startup check or a metric.
+	now := time.Date(2029, 9, 1, 0, 0, 0, 0, time.UTC)
+	if expiry.Sub(now) < 90*24*time.Hour {
+		fmt.Println("origin-pull CA expires within 90 days: get Cloudflare's successor")
+	}
+	// Output:
+	// 2029-11-01 17:00:00 +0000 UTC
+	// origin-pull CA expires within 90 days: get Cloudflare's successor
+}
+
+func ExampleOriginPullCAPEM() {
+	fmt.Println(strings.SplitN(string(origincert.OriginPullCAPEM()), "\n", 2)[0])
+	// Output: -----BEGIN CERTIFICATE-----
+}
+
+func ExampleOriginPullCAPool() {
+	fmt.Println(origincert.OriginPullCAPool().Equal(origincert.OriginPullCAPool()))
+	// Output: true
+}
+
+func ExampleNew() {
+	c, err := origincert.New("token-from-a-secret",
+		origincert.WithBaseURL("http://127.0.0.1:1/client/v4"), // a stand-in; the default is Cloudflare's API
+		origincert.WithRetry(4, time.Second, 30*time.Second),
+		origincert.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}),
+	)
+	fmt.Println(c != nil, err)
+	_, err = origincert.New("")
+	fmt.Println(err)
+	// Output:
+	// true <nil>
+	// origincert: empty API token: cloudflare rejected the API token
+}
+
+func ExampleClient_Issue() {
+	f, c := exampleAPI()
+	defer f.Close()
+	cert, err := c.Issue(context.Background(), origincert.Request{
+		Hostnames: origincert.ApexAndWildcard("example.com"),
+		Validity:  100 * 24 * time.Hour, // rounded up to 365 days
+	})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(cert.ID, cert.Hostnames, cert.KeyType, cert.ValidityDays)
+	fmt.Println(cert.Key)
+	// Output:
+	// 32834685470629830001 [example.com *.example.com] ecdsa-p256 365
+	// origincert.PrivateKey(ecdsa-p256, REDACTED)
+}
+
+func ExampleClient_ZoneID() {
+	f, c := exampleAPI()
+	defer f.Close()
+	id, err := c.ZoneID(context.Background(), "example.com")
+	fmt.Println(id, err)
+	_, err = c.ZoneID(context.Background(), "example.org")
+	fmt.Println(errors.Is(err, origincert.ErrNotFound))
+	// Output:
+	// 023e105f4ecef8ad9ca31a8372d0c353 <nil>
+	// true
+}
+
+func ExampleClient_List() {
+	f, c := exampleAPI()
+	defer f.Close()
+	ctx := context.Background()
+	_, _ = c.Issue(ctx, origincert.Request{Hostnames: origincert.ApexAndWildcard("example.com")})
+	_, _ = c.Issue(ctx, origincert.Request{Hostnames: []string{"www.example.com"}, KeyType: origincert.RSA2048, Validity: 7 * 24 * time.Hour})
+	zone, _ := c.ZoneID(ctx, "example.com")
+	certs, err := c.List(ctx, zone)
+	if err != nil {
+		panic(err)
+	}
+	for _, ic := range certs {
+		fmt.Println(ic.ID, ic.RequestType, ic.ValidityDays, ic.Hostnames)
+	}
+	// Output:
+	// 32834685470629830001 origin-ecc 365 [example.com *.example.com]
+	// 32834685470629830002 origin-rsa 7 [www.example.com]
+}
+
+func ExampleClient_Revoke() {
+	f, c := exampleAPI()
+	defer f.Close()
+	ctx := context.Background()
+	cert, _ := c.Issue(ctx, origincert.Request{Hostnames: []string{"example.com"}})
+	fmt.Println(c.Revoke(ctx, cert.ID))
+	fmt.Println(c.Revoke(ctx, cert.ID)) // already revoked: done
+	// Output:
+	// <nil>
+	// <nil>
+}
+
+func ExampleAPIError() {
+	f, c := exampleAPI()
+	defer f.Close()
+	f.failNext("POST /certificates", injected{status: 429, header: map[string]string{"Retry-After": "120"}})
+	_, err := c.Issue(context.Background(), origincert.Request{Hostnames: []string{"example.com"}})
+	var ae *origincert.APIError
+	if errors.As(err, &ae) && errors.Is(err, origincert.ErrRateLimited) {
+		fmt.Println("requeue after", ae.RetryAfter)
+	}
+	_, err = c.Issue(context.Background(), origincert.Request{Hostnames: []string{"shop.example.org"}})
+	fmt.Println(errors.Is(err, origincert.ErrInvalidHostname))
+	fmt.Println(err)
+	// Output:
+	// requeue after 2m0s
+	// true
+	// origincert: create origin certificate for shop.example.org: invalid hostname (HTTP 400); 1010: Failed to validate requested hostname shop.example.org: This zone is either not part of your account, or you do not have access to it.
+}
+
+func ExampleEvaluatePosture() {
+	p := origincert.EvaluatePosture("zone", map[origincert.Setting]string{
+		origincert.SettingSSL: "full", origincert.SettingMinTLSVersion: "1.3", origincert.SettingAlwaysUseHTTPS: "on",
+	})
+	fmt.Println(p.Secure())
+	for _, d := range p.Deviations {
+		fmt.Println(d)
+	}
+	// Output:
+	// false
+	// ssl is full, want strict
+	// tls_client_auth is (not reported), want on
+}
+
+func ExampleClient_CheckPosture() {
+	f, c := exampleAPI()
+	defer f.Close()
+	p, err := c.CheckPosture(context.Background(), "023e105f4ecef8ad9ca31a8372d0c353")
+	if err != nil {
+		panic(err)
+	}
+	for _, d := range p.Deviations {
+		fmt.Println(d)
+	}
+	// Output:
+	// ssl is full, want strict
+	// min_tls_version is 1.0, want 1.2
+	// always_use_https is off, want on
+	// tls_client_auth is off, want on
+}
+
+func ExampleClient_EnforcePosture() {
+	f, c := exampleAPI()
+	defer f.Close()
+	ctx := context.Background()
+	fixed, err := c.EnforcePosture(ctx, "023e105f4ecef8ad9ca31a8372d0c353")
+	fmt.Println(len(fixed), "settings changed", err)
+	p, _ := c.CheckPosture(ctx, "023e105f4ecef8ad9ca31a8372d0c353")
+	fmt.Println("secure:", p.Secure())
+	// Output:
+	// 4 settings changed <nil>
+	// secure: true
+}
+
+func ExampleServerTLSConfig() {
+	f, c := exampleAPI()
+	defer f.Close()
+	cert, _ := c.Issue(context.Background(), origincert.Request{Hostnames: origincert.ApexAndWildcard("example.com")})
+	pair, err := cert.Key.TLSCertificate(cert.CertificatePEM)
+	if err != nil {
+		panic(err)
+	}
+	cfg, err := origincert.ServerTLSConfig(pair, nil) // nil: Cloudflare's shared origin-pull CA
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(cfg.MinVersion == tls.VersionTLS12, cfg.ClientAuth, cfg.ClientCAs.Equal(origincert.OriginPullCAPool()))
+	// srv := &http.Server{Addr: ":443", TLSConfig: cfg}; srv.ListenAndServeTLS("", "")
+	// Output: true RequireAndVerifyClientCert true
+}
+
+func ExamplePrivateKey_TLSCertificate() {
+	f, c := exampleAPI()
+	defer f.Close()
+	cert, _ := c.Issue(context.Background(), origincert.Request{Hostnames: []string{"example.com"}})
+	pair, err := cert.Key.TLSCertificate(cert.CertificatePEM)
+	fmt.Println(pair.Leaf.DNSNames, err)
+	other, _ := origincert.GenerateKey("")
+	_, err = other.TLSCertificate(cert.CertificatePEM)
+	fmt.Println(err)
+	// Output:
+	// [example.com] <nil>
+	// origincert: certificate does not match the private key
+}
+
+func ExampleNewZoneClientCertificate() {
+	z, err := origincert.NewZoneClientCertificate(origincert.ZoneClientSpec{Zone: "example.com"})
+	if err != nil {
+		panic(err)
+	}
+	block, _ := pem.Decode(z.CertificatePEM)
+	leaf, _ := x509.ParseCertificate(block.Bytes)
+	fmt.Println(leaf.Subject.CommonName, leaf.Issuer.CommonName)
+	// Output: cloudflare origin pull for example.com originguard origin-pull CA for example.com
+}
+
+func ExampleZoneClientSpec_Validate() {
+	fmt.Println(origincert.ZoneClientSpec{Zone: "example"}.Validate())
+	// Output: origincert: hostname "example": not a fully qualified name: invalid hostname
+}
+
+func ExampleZoneClientCertificate_CAPool() {
+	z, _ := origincert.NewZoneClientCertificate(origincert.ZoneClientSpec{Zone: "example.com"})
+	pool, _ := z.CAPool()
+	pair, _ := z.Key.TLSCertificate(z.CertificatePEM)
+	_, err := pair.Leaf.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	fmt.Println(err)
+	// Output: <nil>
+}
+
+func ExampleClient_UploadZoneClientCertificate() {
+	f, c := exampleAPI()
+	defer f.Close()
+	ctx := context.Background()
+	zone, _ := c.ZoneID(ctx, "example.com")
+	z, _ := origincert.NewZoneClientCertificate(origincert.ZoneClientSpec{Zone: "example.com"})
+	// Order matters: make the origin trust z.CAPEM (ServerTLSConfig or
+	// CASecret) before Cloudflare starts presenting the certificate.
+	id, err := c.UploadZoneClientCertificate(ctx, zone, z)
+	fmt.Println(id, err)
+	fmt.Println(c.SetZoneOriginPulls(ctx, zone, true))
+	// Output:
+	// 2458ce5a-0c35-4c7f-82c7-8e9487d3ff01 <nil>
+	// <nil>
+}
+
+func ExampleClient_SetZoneOriginPulls() {
+	f, c := exampleAPI()
+	defer f.Close()
+	fmt.Println(c.SetZoneOriginPulls(context.Background(), "023e105f4ecef8ad9ca31a8372d0c353", true))
+	// Output: <nil>
+}
+
+func ExampleClient_ZoneOriginPulls() {
+	f, c := exampleAPI()
+	defer f.Close()
+	ctx := context.Background()
+	before, _ := c.ZoneOriginPulls(ctx, "023e105f4ecef8ad9ca31a8372d0c353")
+	_ = c.SetZoneOriginPulls(ctx, "023e105f4ecef8ad9ca31a8372d0c353", true)
+	after, _ := c.ZoneOriginPulls(ctx, "023e105f4ecef8ad9ca31a8372d0c353")
+	fmt.Println(before, after)
+	// Output: false true
+}
+
+func ExampleTLSSecret() {
+	f, c := exampleAPI()
+	defer f.Close()
+	cert, _ := c.Issue(context.Background(), origincert.Request{Hostnames: origincert.ApexAndWildcard("example.com"), KeyType: origincert.RSA2048})
+	s, err := origincert.TLSSecret("web", "origin-tls", cert)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(s.Type)
+	for _, k := range []string{"tls.crt", "tls.key", "ca.crt"} {
+		fmt.Println(k, len(s.Data[k]) > 0)
+	}
+	fmt.Println(s.Annotations[origincert.AnnotationCertificateID], s.Annotations[origincert.AnnotationHostnames], s.Annotations[origincert.AnnotationKeyType])
+	// Output:
+	// kubernetes.io/tls
+	// tls.crt true
+	// tls.key true
+	// ca.crt true
+	// 32834685470629830001 example.com,*.example.com rsa-2048
+}
+
+func ExampleCASecret() {
+	s, err := origincert.CASecret("ingress-nginx", "cloudflare-origin-pull-ca", origincert.OriginPullCAPEM())
+	fmt.Println(s.Type, len(s.Data["ca.crt"]) > 0, err)
+	// ingress-nginx: nginx.ingress.kubernetes.io/auth-tls-secret: ingress-nginx/cloudflare-origin-pull-ca
+	// Output: Opaque true <nil>
+}
+
+func ExampleReadSecret() {
+	f, c := exampleAPI()
+	defer f.Close()
+	cert, _ := c.Issue(context.Background(), origincert.Request{Hostnames: []string{"example.com"}})
+	s, _ := origincert.TLSSecret("web", "origin-tls", cert)
+	in, err := origincert.ReadSecret(s)
+	fmt.Println(in.CertificateID, in.Hostnames, in.KeyType, err)
+	s.Type = corev1.SecretTypeOpaque
+	_, err = origincert.ReadSecret(s)
+	fmt.Println(errors.Is(err, origincert.ErrWrongSecretType))
+	// Output:
+	// 32834685470629830001 [example.com] ecdsa-p256 <nil>
+	// true
+}
+
+func ExampleNeedsRenewal() {
+	f, c := exampleAPI()
+	defer f.Close()
+	cert, _ := c.Issue(context.Background(), origincert.Request{Hostnames: origincert.ApexAndWildcard("example.com"), Validity: 30 * 24 * time.Hour})
+	s, _ := origincert.TLSSecret("web", "origin-tls", cert)
+	want := origincert.Want{Hostnames: origincert.ApexAndWildcard("example.com"), RenewBefore: 7 * 24 * time.Hour}
+	fmt.Println(origincert.NeedsRenewal(s, want, cert.NotAfter.Add(-10*24*time.Hour)).Renew)
+	d := origincert.NeedsRenewal(s, want, cert.NotAfter.Add(-5*24*time.Hour))
+	fmt.Println(d.Renew, d.Reason)
+	want.Hostnames = append(want.Hostnames, "example.net")
+	d = origincert.NeedsRenewal(s, want, time.Now())
+	fmt.Println(d.Renew, d.Reason)
+	fmt.Println(origincert.NeedsRenewal(nil, want, time.Now()))
+	// Output:
+	// false
+	// true expiring
+	// true hostnames
+	// renew (missing): secret does not exist
+}
+
+func ExampleApplySecret() {
+	f, c := exampleAPI()
+	defer f.Close()
+	ctx := context.Background()
+	cert, _ := c.Issue(ctx, origincert.Request{Hostnames: origincert.ApexAndWildcard("example.com")})
+	s, _ := origincert.TLSSecret("web", "origin-tls", cert)
+	kube := fake.NewClientset() // a real clientset in production
+	out, err := origincert.ApplySecret(ctx, kube, s, "my-controller")
+	fmt.Println(out.Name, out.Type, err)
+	// Output: origin-tls kubernetes.io/tls <nil>
+}
+
+func ExampleRenewer_Reconcile() {
+	f, c := exampleAPI()
+	defer f.Close()
+	ctx := context.Background()
+	kube := fake.NewClientset()
+	r := &origincert.Renewer{Client: c, Kube: kube, Grace: 24 * time.Hour}
+	target := origincert.Target{Namespace: "web", Name: "origin-tls", Request: origincert.Request{Hostnames: origincert.ApexAndWildcard("example.com")}}
+
+	res, _ := r.Reconcile(ctx, target)
+	fmt.Println(res.Decision.Reason, res.Issued)
+	res, _ = r.Reconcile(ctx, target)
+	fmt.Println(res.Decision.Renew, res.Issued == "")
+
+	target.Request.Hostnames = append(target.Request.Hostnames, "example.net")
+	res, _ = r.Reconcile(ctx, target)
+	fmt.Println(res.Decision.Reason, res.Issued)
+	s, _ := kube.CoreV1().Secrets("web").Get(ctx, "origin-tls", metav1.GetOptions{})
+	fmt.Println(strings.Split(s.Annotations[origincert.AnnotationRevokePending], "@")[0], "is revoked after the grace period")
+	// Output:
+	// missing 32834685470629830001
+	// false true
+	// hostnames 32834685470629830002
+	// 32834685470629830001 is revoked after the grace period
+}
+
+func ExampleDecision_String() {
+	fmt.Println(origincert.Decision{Renew: true, Reason: origincert.ReasonKeyMismatch, Detail: "web/origin-tls: tls.key is not the key of tls.crt"})
+	// Output: renew (key-mismatch): web/origin-tls: tls.key is not the key of tls.crt
+}
