@@ -116,6 +116,7 @@ func ExampleSpec_Render_nftables() {
 	// 		ct status dnat accept comment "DNATed: vetted before DNAT"
 	// 		icmp type { destination-unreachable, time-exceeded, parameter-problem } accept
 	// 		icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem, nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } accept
+	// 		ip6 saddr fe80::/10 udp dport 546 accept comment "DHCPv6 replies to this node"
 	// 		drop
 	// 	}
 	// }

@@ -80,6 +80,9 @@ func (n normalized) iptables(fam int, withSets bool, saved string) string {
 				}
 				b = line(b, chainLocal, match, e.why, "RETURN")
 			}
+			if fam == 6 {
+				b = line(b, chainLocal, "-s fe80::/10 -p udp -m udp --dport 546", "DHCPv6 replies to this node", "RETURN")
+			}
 			b = n.rules(b, fam, withSets, Local, chainLocal)
 			if n.Log.PerMinute > 0 {
 				b = line(b, chainLocal, "-m limit --limit "+strconv.Itoa(n.Log.PerMinute)+"/min --limit-burst "+strconv.Itoa(n.Log.Burst), "",

@@ -67,6 +67,7 @@ func (n normalized) nft() string {
 	}
 	b = nftLine(b, "icmp type { "+strings.Join(v4, ", ")+" } accept", "")
 	b = nftLine(b, "icmpv6 type { "+strings.Join(v6, ", ")+" } accept", "")
+	b = nftLine(b, "ip6 saddr fe80::/10 udp dport 546 accept", "DHCPv6 replies to this node")
 	b = n.nftRules(b, Local)
 	if n.Log.PerMinute > 0 {
 		b = nftLine(b, "limit rate "+strconv.Itoa(n.Log.PerMinute)+"/minute burst "+strconv.Itoa(n.Log.Burst)+

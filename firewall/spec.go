@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -160,8 +161,9 @@ type Log struct {
 //     related packets pass; packets kube-proxy already DNATed (vetted at
 //     PreDNAT) pass; ICMP errors (destination unreachable, including the
 //     "fragmentation needed" of path-MTU discovery, time exceeded, parameter
-//     problem) and for IPv6 also packet-too-big and neighbour/router
-//     discovery pass; then the Local rules, first match wins; then the
+//     problem) and for IPv6 also packet-too-big, neighbour/router
+//     discovery and DHCPv6 replies (from link-local addresses to port 546,
+//     which conntrack cannot match to the multicast request) pass; then the Local rules, first match wins; then the
 //     optional log line; then [Spec.Default].
 //
 // Packets on loopback and on interfaces not listed (pods' veths, tunnels)
@@ -360,7 +362,14 @@ func normalize(s Spec) normalized {
 		n.Log.Prefix = "originguard: "
 	}
 	for _, set := range s.Sets {
-		var p4, p6 []netip.Prefix
+		n4 := 0
+		for _, p := range set.Prefixes {
+			if p.Addr().Is4() {
+				n4++
+			}
+		}
+		p4 := make([]netip.Prefix, 0, n4)
+		p6 := make([]netip.Prefix, 0, len(set.Prefixes)-n4)
 		for _, p := range set.Prefixes {
 			if p.Addr().Is4() {
 				p4 = append(p4, p.Masked())
@@ -376,14 +385,48 @@ func normalize(s Spec) normalized {
 
 // canonical sorts masked prefixes of one family and drops every prefix that
 // another covers, so that the result is disjoint: nft interval sets reject
-// overlapping elements.
+// overlapping elements. Sorting compares integer keys rather than
+// netip.Addr values: a million prefixes must render in well under a second.
 func canonical(ps []netip.Prefix) []netip.Prefix {
-	slices.SortFunc(ps, func(a, b netip.Prefix) int {
-		if c := a.Addr().Compare(b.Addr()); c != 0 {
-			return c
+	if len(ps) == 0 {
+		return ps
+	}
+	if ps[0].Addr().Is4() {
+		keys := make([]uint64, len(ps))
+		for i, p := range ps {
+			a := p.Addr().As4()
+			keys[i] = uint64(a[0])<<40 | uint64(a[1])<<32 | uint64(a[2])<<24 | uint64(a[3])<<16 | uint64(p.Bits())
 		}
-		return cmp.Compare(a.Bits(), b.Bits())
-	})
+		slices.Sort(keys)
+		for i, k := range keys {
+			ps[i] = netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(k >> 40), byte(k >> 32), byte(k >> 24), byte(k >> 16)}), int(k&0xff))
+		}
+	} else {
+		type key struct {
+			hi, lo uint64
+			bits   int
+		}
+		keys := make([]key, len(ps))
+		for i, p := range ps {
+			a := p.Addr().As16()
+			keys[i] = key{binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(a[8:]), p.Bits()}
+		}
+		slices.SortFunc(keys, func(x, y key) int {
+			if c := cmp.Compare(x.hi, y.hi); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(x.lo, y.lo); c != 0 {
+				return c
+			}
+			return cmp.Compare(x.bits, y.bits)
+		})
+		for i, k := range keys {
+			var a [16]byte
+			binary.BigEndian.PutUint64(a[:8], k.hi)
+			binary.BigEndian.PutUint64(a[8:], k.lo)
+			ps[i] = netip.PrefixFrom(netip.AddrFrom16(a), k.bits)
+		}
+	}
 	out := ps[:0]
 	for _, p := range ps {
 		// Sorted by address then length, a covering prefix comes first, and
