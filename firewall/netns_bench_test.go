@@ -29,8 +29,8 @@ func benchNeeds(b *testing.B, backend firewall.Backend) {
 	testbed.Require(b, needs...)
 }
 
-// BenchmarkApply100k loads a rule set whose edge set holds 100,000
-// prefixes (50,000 per family) into a namespace, each iteration replacing
+// BenchmarkApply100k loads a rule set whose one rule takes its sources
+// from a set of 100,000 prefixes (50,000 per family) into a namespace, each iteration replacing
 // the previous one with a different 100,000 (so every apply really
 // changes the set), through the whole Applier: save, render, check, apply,
 // read back and verify.
@@ -41,7 +41,12 @@ func BenchmarkApply100k(b *testing.B) {
 		if i == 1 {
 			ps = ps[1:]
 		}
-		specs[i] = firewall.Node{Interfaces: []string{"eth0"}, Edge: ps}.Spec()
+		specs[i] = firewall.Spec{
+			Sets: []firewall.Set{{Name: "edge", Prefixes: ps}},
+			Rules: []firewall.Rule{{Comment: "NodePorts: the edge only", Stage: firewall.PreDNAT, Protocol: firewall.TCP,
+				Ports: firewall.Ports(30000, 32767), From: "edge", Verdict: firewall.Accept}},
+			Interfaces: []string{"eth0"},
+		}
 	}
 	for _, backend := range firewall.Backends {
 		b.Run(string(backend), func(b *testing.B) {

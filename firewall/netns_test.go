@@ -199,7 +199,7 @@ func (x *bed) check(t *testing.T, firewalled bool) {
 	for _, fam := range []int{4, 6} {
 		for _, p := range x.probes(fam, firewalled) {
 			wg.Go(func() {
-				timeout := 3 * time.Second
+				timeout := 5 * time.Second
 				if !p.want {
 					timeout = 700 * time.Millisecond
 				}

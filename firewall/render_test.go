@@ -80,47 +80,93 @@ func TestRenderNeverTouchesOthers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, text := range []string{script.IPv4, script.IPv6} {
-				for line := range strings.Lines(text) {
-					f := strings.Fields(line)
-					switch {
-					case len(f) == 0, f[0] == "COMMIT":
-					case strings.HasPrefix(f[0], "*"):
-						if f[0] != "*mangle" && f[0] != "*filter" {
-							t.Errorf("%s/%s: touches table %s", name, b, f[0])
-						}
-					case strings.HasPrefix(f[0], ":"):
-						if !strings.HasPrefix(f[0], ":ORIGINGUARD-") {
-							t.Errorf("%s/%s: declares (flushes) %s", name, b, f[0])
-						}
-					case f[0] == "-A":
-						if !strings.HasPrefix(f[1], "ORIGINGUARD-") {
-							t.Errorf("%s/%s: appends to %s", name, b, f[1])
-						}
-					case f[0] == "-I" || f[0] == "-D":
-						// only the jumps into our own chains
-						if want := map[string]string{"INPUT": "ORIGINGUARD-INPUT", "PREROUTING": "ORIGINGUARD-PREROUTING"}[f[1]]; want == "" || f[len(f)-1] != want {
-							t.Errorf("%s/%s: %q", name, b, line)
-						}
-					default:
-						t.Errorf("%s/%s: unexpected command %q", name, b, line)
-					}
-				}
-			}
-			for line := range strings.Lines(script.NFT) {
-				if strings.HasPrefix(line, "table ") || strings.HasPrefix(line, "delete ") || strings.HasPrefix(line, "flush ") {
-					if !strings.Contains(line, "table inet originguard") {
-						t.Errorf("%s/%s: %q", name, b, line)
-					}
-				}
-			}
-			for line := range strings.Lines(script.IPSet) {
-				if f := strings.Fields(line); !strings.HasPrefix(f[1], "og-") {
-					t.Errorf("%s/%s: ipset %q", name, b, line)
-				}
+			for _, problem := range touchesOthers(script) {
+				t.Errorf("%s/%s: %s", name, b, problem)
 			}
 		}
 	}
+}
+
+// touchesOthers lists the lines of script that could touch a chain, table
+// or set this package does not own.
+func touchesOthers(script firewall.Script) []string {
+	var problems []string
+	for _, text := range []string{script.IPv4, script.IPv6} {
+		for line := range strings.Lines(text) {
+			f := strings.Fields(line)
+			switch {
+			case len(f) == 0:
+				problems = append(problems, "empty line")
+			case f[0] == "COMMIT":
+			case strings.HasPrefix(f[0], "*"):
+				if f[0] != "*mangle" && f[0] != "*filter" {
+					problems = append(problems, "touches table "+f[0])
+				}
+			case strings.HasPrefix(f[0], ":"):
+				if !strings.HasPrefix(f[0], ":ORIGINGUARD-") {
+					problems = append(problems, "declares (flushes) "+f[0])
+				}
+			case f[0] == "-A":
+				if !strings.HasPrefix(f[1], "ORIGINGUARD-") {
+					problems = append(problems, "appends to "+f[1])
+				}
+			case f[0] == "-I" || f[0] == "-D":
+				// only the jumps into our own chains
+				if want := map[string]string{"INPUT": "ORIGINGUARD-INPUT", "PREROUTING": "ORIGINGUARD-PREROUTING"}[f[1]]; want == "" || f[len(f)-1] != want {
+					problems = append(problems, "jump line "+line)
+				}
+			default:
+				problems = append(problems, "unexpected command "+line)
+			}
+		}
+	}
+	for line := range strings.Lines(script.NFT) {
+		f := strings.Fields(line)
+		if len(f) > 0 && (f[0] == "table" || f[0] == "delete" || f[0] == "flush" || f[0] == "add") {
+			if !strings.Contains(line, "table inet originguard") {
+				problems = append(problems, "nft "+line)
+			}
+		}
+	}
+	for line := range strings.Lines(script.IPSet) {
+		if f := strings.Fields(line); len(f) < 2 || !strings.HasPrefix(f[1], "og-") {
+			problems = append(problems, "ipset "+line)
+		}
+	}
+	return problems
+}
+
+// FuzzRenderText feeds arbitrary names, comments and log prefixes to a
+// Spec. Whatever Validate accepts must render to text in which those
+// strings cannot break out of their place: every line still touches only
+// what this package owns, and the comment appears whole, in quotes.
+func FuzzRenderText(f *testing.F) {
+	f.Add("kubelet", "eth0", "edge", "originguard: ")
+	f.Add("a\"\n-A INPUT -j ACCEPT", "eth+", "x", "p")
+	f.Add("x", "lo+", "s_1", "")
+	f.Fuzz(func(t *testing.T, comment, iface, set, prefix string) {
+		spec := firewall.Spec{
+			Sets:       []firewall.Set{{Name: set, Prefixes: []netip.Prefix{mp("192.0.2.0/24"), mp("2001:db8::/32")}}},
+			Rules:      []firewall.Rule{{Comment: comment, Protocol: firewall.TCP, Ports: firewall.Port(22), From: set, Verdict: firewall.Accept}},
+			Interfaces: []string{iface},
+			Log:        firewall.Log{PerMinute: 1, Prefix: prefix},
+		}
+		if spec.Validate() != nil {
+			return
+		}
+		for _, b := range firewall.Backends {
+			script, err := spec.Render(b, firewall.Saved{})
+			if err != nil {
+				t.Fatalf("Validate accepted what Render refused: %v", err)
+			}
+			if problems := touchesOthers(script); len(problems) > 0 {
+				t.Fatalf("%s: %q", b, problems)
+			}
+			if comment != "" && !strings.Contains(script.IPv4+script.NFT, `"`+comment+`"`) {
+				t.Fatalf("%s: comment %q not found whole", b, comment)
+			}
+		}
+	})
 }
 
 const threeJumps = `*mangle
@@ -196,8 +242,10 @@ func TestValidate(t *testing.T) {
 		{"reject before DNAT", func(s *firewall.Spec) {
 			s.Rules[0].Stage, s.Rules[0].Verdict = firewall.PreDNAT, firewall.Reject
 		}, []string{"not possible before DNAT"}},
-		{"interfaces", func(s *firewall.Spec) { s.Interfaces = []string{"lo", "eth0", "eth0", "a/b", "waytoolonginterface0"} },
-			[]string{`"lo": loopback`, `"eth0": listed twice`, `"a/b"`, `"waytoolonginterface0"`}},
+		{"interfaces", func(s *firewall.Spec) {
+			s.Interfaces = []string{"lo", "l+", "eth0", "eth0", "a/b", "waytoolonginterface0"}
+		},
+			[]string{`"lo": matches loopback`, `"l+": matches loopback`, `"eth0": listed twice`, `"a/b"`, `"waytoolonginterface0"`}},
 		{"default accept", func(s *firewall.Spec) { s.Default = firewall.Accept }, []string{`default verdict "accept"`}},
 		{"log", func(s *firewall.Spec) {
 			s.Log = firewall.Log{PerMinute: -1, Prefix: "a prefix that is much too long for iptables"}

@@ -275,8 +275,8 @@ func (s Spec) Validate() error {
 		if !validInterface(name) {
 			bad("interface %q: want 1 to 15 of A-Z a-z 0-9 . _ - with an optional trailing '+'", name)
 		}
-		if name == "lo" {
-			bad("interface %q: loopback is always accepted", name)
+		if stem, wild := strings.CutSuffix(name, "+"); name == "lo" || wild && strings.HasPrefix("lo", stem) {
+			bad("interface %q: matches loopback, which is always accepted", name)
 		}
 		if seen[name] {
 			bad("interface %q: listed twice", name)
