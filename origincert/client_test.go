@@ -323,11 +323,33 @@ func TestNewRejectsEmptyToken(t *testing.T) {
 	}
 }
 
-var _ = http.StatusOK
-
 func defaultKT(kt origincert.KeyType) origincert.KeyType {
 	if kt == "" {
 		return origincert.ECDSAP256
 	}
 	return kt
+}
+
+func TestRetryAfterHTTPDate(t *testing.T) {
+	f := newFakeCloudflare()
+	defer f.Close()
+	at := time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)
+	f.failNext("GET /zones", injected{status: 429, header: map[string]string{"Retry-After": at}})
+	_, err := newClient(t, f).ZoneID(context.Background(), "example.com")
+	var ae *origincert.APIError
+	if !errors.As(err, &ae) || !errors.Is(err, origincert.ErrRateLimited) || ae.RetryAfter < 88*time.Second || ae.RetryAfter > 90*time.Second || ae.Attempts != 1 {
+		t.Fatalf("err = %v (%+v)", err, ae)
+	}
+}
+
+// Malformed bodies and cloudflare-go's decoding errors surface as
+// ErrMalformedResponse with the reason in the message.
+func TestMalformedResponseSaysWhy(t *testing.T) {
+	f := newFakeCloudflare()
+	defer f.Close()
+	f.failNext("GET /zones/"+f.zones["example.com"]+"/settings", injected{status: 200, body: `{"success":true,"errors":[],"messages":[],"result":{"not":"a list"}}`})
+	_, err := newClient(t, f).CheckPosture(context.Background(), f.zones["example.com"])
+	if !errors.Is(err, origincert.ErrMalformedResponse) || !strings.Contains(err.Error(), "unmarshal") {
+		t.Errorf("err = %v", err)
+	}
 }

@@ -75,7 +75,7 @@ func (e *APIError) Error() string {
 			fmt.Fprintf(&b, "; %s", m)
 		}
 	}
-	if len(e.Messages) == 0 && e.Err != nil && e.StatusCode == 0 {
+	if len(e.Messages) == 0 && e.Err != nil {
 		fmt.Fprintf(&b, ": %v", e.Err)
 	}
 	return b.String()

@@ -136,6 +136,18 @@ var (
 // ReadSecret reads a TLS Secret back. It fails with [ErrWrongSecretType],
 // [ErrUnreadable] or [ErrKeyMismatch] when the Secret cannot be served.
 func ReadSecret(s *corev1.Secret) (*Installed, error) {
+	in, err := readSecret(s)
+	if err != nil {
+		return nil, err
+	}
+	if in.Pending, err = parsePending(s.Annotations[AnnotationRevokePending]); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// readSecret reads what serving needs, ignoring the revoke record.
+func readSecret(s *corev1.Secret) (*Installed, error) {
 	if s == nil {
 		return nil, fmt.Errorf("origincert: no secret: %w", ErrUnreadable)
 	}
@@ -157,9 +169,6 @@ func ReadSecret(s *corev1.Secret) (*Installed, error) {
 	in := &Installed{CertificateID: s.Annotations[AnnotationCertificateID], KeyType: key.kt, Leaf: leaf, Key: key}
 	if h := s.Annotations[AnnotationHostnames]; h != "" {
 		in.Hostnames = strings.Split(h, ",")
-	}
-	if in.Pending, err = parsePending(s.Annotations[AnnotationRevokePending]); err != nil {
-		return nil, err
 	}
 	return in, nil
 }
@@ -217,7 +226,7 @@ func NeedsRenewal(s *corev1.Secret, want Want, now time.Time) Decision {
 		return renew(ReasonMissing, "secret does not exist")
 	}
 	ref := s.Namespace + "/" + s.Name
-	in, err := ReadSecret(s)
+	in, err := readSecret(s)
 	switch {
 	case errors.Is(err, ErrWrongSecretType):
 		return renew(ReasonWrongType, "secret %s has type %q, want %q", ref, s.Type, corev1.SecretTypeTLS)

@@ -216,3 +216,15 @@ func TestReadSecretPendingAnnotation(t *testing.T) {
 		}
 	}
 }
+
+// A corrupt revoke record is reported by ReadSecret (and stops Reconcile,
+// which cannot know what to revoke) but does not by itself renew.
+func TestCorruptPendingDoesNotRenew(t *testing.T) {
+	s := secretFor(t, secretSpec{extraAnnotations: map[string]string{origincert.AnnotationRevokePending: "garbage"}})
+	if _, err := origincert.ReadSecret(s); err == nil {
+		t.Error("ReadSecret accepted a corrupt record")
+	}
+	if d := origincert.NeedsRenewal(s, origincert.Want{Hostnames: origincert.ApexAndWildcard("example.com")}, time.Now()); d.Renew {
+		t.Errorf("decision %v", d)
+	}
+}
