@@ -64,6 +64,9 @@
 // allowed before routing, so PreDNAT rules drop. At the [Local] stage
 // (filter INPUT), packets that were DNATed (conntrack state DNAT) are let
 // through, because PreDNAT has already judged them by their original port.
+// A cloud load balancer's health checks of a Service with
+// externalTrafficPolicy: Local go to its healthCheckNodePort, which is a
+// NodePort too: put the balancer's health-check ranges in the edge set.
 //
 // # Coexistence with kube-proxy and Calico
 //
@@ -106,8 +109,9 @@
 //     kube-proxy's;
 //   - apply only one Spec per node at a time.
 //
-// Re-applying the same Spec changes nothing: iptables-save, ipset save and
-// nft list ruleset read the same before and after. If any step fails, the
+// Re-applying the same Spec changes nothing: iptables-save and nft list
+// ruleset read the same before and after, and the ipsets hold the same
+// entries. If any step fails, the
 // Applier restores this package's previous chains, jumps, sets and table
 // exactly and returns the error; [ErrRollback] marks the rare case where
 // even that failed.
@@ -117,4 +121,12 @@
 // --noflush and ip6tables-restore --noflush, or nft -f for nftables. Feed
 // the output of iptables-save to [Spec.Render] each time so that the jump
 // lines come out right.
+//
+// # Limits
+//
+// Rules match TCP, UDP and IP-in-IP only; ICMP echo (ping) is not let in.
+// The Applier replaces what it owns for its own backend: it does not remove
+// the rules of another backend after a switch, nor ipsets of sets that were
+// dropped from the Spec. IPv6 is always rendered: a node without ip6tables
+// support fails the IPv6 step (and is rolled back).
 package firewall
