@@ -353,3 +353,52 @@ func TestMalformedResponseSaysWhy(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// A create whose answer is lost may have created the certificate. Issue
+// never sends it again; given the zone, it finds the certificate by its
+// CSR and adopts it, so no orphan is left and no second one is made.
+func TestIssueAdoptsAfterAmbiguousFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		inject  injected
+		zone    bool
+		want    error // nil: adopted
+		creates int   // certificates that exist at the end
+	}{
+		{"lost connection after create, zone known", injected{hangup: true, after: true}, true, nil, 1},
+		{"500 after create, zone known", injected{status: 500, after: true}, true, nil, 1},
+		{"lost connection after create, zone unknown", injected{hangup: true, after: true}, false, origincert.ErrUnavailable, 1},
+		{"500 before create, zone known", injected{status: 500}, true, origincert.ErrServer, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeCloudflare()
+			defer f.Close()
+			req := origincert.Request{Hostnames: origincert.ApexAndWildcard("example.com")}
+			if tc.zone {
+				req.ZoneID = f.zones["example.com"]
+			}
+			f.failNext("POST /certificates", tc.inject)
+			cert, err := newClient(t, f).Issue(context.Background(), req)
+			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+			if n := f.count("POST /certificates"); n != 1 {
+				t.Errorf("%d creates sent, want 1", n)
+			}
+			f.mu.Lock()
+			n := len(f.certs)
+			f.mu.Unlock()
+			if n != tc.creates {
+				t.Errorf("%d certificates exist, want %d", n, tc.creates)
+			}
+			if err == nil {
+				if got := f.cert(cert.ID); got.ID == "" || !cert.NotAfter.Equal(got.NotAfter) {
+					t.Errorf("adopted %q, not the one created", cert.ID)
+				}
+				if _, err := cert.Key.TLSCertificate(cert.CertificatePEM); err != nil {
+					t.Errorf("adopted certificate does not match the key: %v", err)
+				}
+			}
+		})
+	}
+}

@@ -12,8 +12,11 @@
 //     "some Cloudflare zone, maybe not yours": anyone can put a zone in
 //     front of your IP address and enable origin pulls;
 //   - a per-zone certificate ([NewZoneClientCertificate],
-//     [Client.UploadZoneClientCertificate]) proves "this zone": only your
-//     zone holds the client key that chains to your CA.
+//     [Client.UploadZoneClientCertificate], [Client.SetZoneOriginPulls])
+//     proves "this zone": only your zone holds the client key that chains
+//     to your CA;
+//   - a per-hostname certificate ([Client.UploadHostnameClientCertificate],
+//     [Client.SetHostnameOriginPulls]) proves "this hostname of this zone".
 //
 // It is not an ACME client and not a general certificate manager; it does
 // not talk to Cloudflare's edge, only to its API.
@@ -62,7 +65,9 @@
 // own retries are switched off: [Client] retries reads, setting changes and
 // revocations on 429, 5xx and network errors (honouring Retry-After), and
 // certificate creation only on 429, never after a 5xx or a lost
-// connection, which may have created it. Every failure is an [*APIError]
+// connection, which may have created it: given the zone
+// (Request.ZoneID), [Client.Issue] then looks the certificate up by its
+// CSR and adopts it instead. Every failure is an [*APIError]
 // matching one of [ErrUnauthorized], [ErrInvalidHostname],
 // [ErrInvalidRequest], [ErrNotFound], [ErrRateLimited], [ErrServer],
 // [ErrUnavailable] or [ErrMalformedResponse]. The Origin CA's expires_on

@@ -496,3 +496,28 @@ func ExampleDecision_String() {
 	fmt.Println(origincert.Decision{Renew: true, Reason: origincert.ReasonKeyMismatch, Detail: "web/origin-tls: tls.key is not the key of tls.crt"})
 	// Output: renew (key-mismatch): web/origin-tls: tls.key is not the key of tls.crt
 }
+
+func ExampleClient_UploadHostnameClientCertificate() {
+	f, c := exampleAPI()
+	defer f.Close()
+	ctx := context.Background()
+	zone := "023e105f4ecef8ad9ca31a8372d0c353"
+	// One client certificate per origin hostname: the origin behind
+	// shop.example.com trusts only this CA, so only Cloudflare pulling
+	// shop.example.com gets in.
+	z, _ := origincert.NewZoneClientCertificate(origincert.ZoneClientSpec{Zone: "shop.example.com"})
+	id, err := c.UploadHostnameClientCertificate(ctx, zone, z)
+	fmt.Println(id, err)
+	fmt.Println(c.SetHostnameOriginPulls(ctx, zone, "shop.example.com", id, true))
+	// Output:
+	// 8c1b4f1e-3c9a-4f2e-9a57-1d2c3b4a5901 <nil>
+	// <nil>
+}
+
+func ExampleClient_SetHostnameOriginPulls() {
+	f, c := exampleAPI()
+	defer f.Close()
+	err := c.SetHostnameOriginPulls(context.Background(), "023e105f4ecef8ad9ca31a8372d0c353", "shop.example.com", "no-such-certificate", true)
+	fmt.Println(errors.Is(err, origincert.ErrInvalidRequest))
+	// Output: true
+}

@@ -38,7 +38,9 @@ type fakeCloudflare struct {
 	requests  []string                     // "METHOD /path"
 	inject    map[string][]injected        // "METHOD /path" -> queued responses
 	nextID    int
-	extraJSON map[string]any // extra fields merged into create results
+	hostCerts map[string]string      // per-hostname certificate id -> PEM
+	hostAOP   map[string]fakeHostAOP // hostname -> setting
+	extraJSON map[string]any         // extra fields merged into create results
 }
 
 type fakeCert struct {
@@ -49,24 +51,32 @@ type fakeCert struct {
 	RevokedAt                       time.Time
 }
 
+type fakeHostAOP struct {
+	certID  string
+	enabled bool
+}
+
 type injected struct {
 	status int
 	header map[string]string
 	body   string // raw; "" means a standard error envelope
 	hangup bool   // close the connection without answering
+	after  bool   // carry the request out first, then fail (ambiguous outcome)
 }
 
 const fakeToken = "test-token-not-secret"
 
 func newFakeCloudflare() *fakeCloudflare {
 	f := &fakeCloudflare{
-		token:    fakeToken,
-		certs:    map[string]*fakeCert{},
-		zones:    map[string]string{"example.com": "023e105f4ecef8ad9ca31a8372d0c353", "example.net": "a1b2c3d4e5f60718293a4b5c6d7e8f90"},
-		settings: map[string]map[string]string{},
-		aop:      map[string]bool{},
-		uploads:  map[string][]string{},
-		inject:   map[string][]injected{},
+		token:     fakeToken,
+		certs:     map[string]*fakeCert{},
+		zones:     map[string]string{"example.com": "023e105f4ecef8ad9ca31a8372d0c353", "example.net": "a1b2c3d4e5f60718293a4b5c6d7e8f90"},
+		settings:  map[string]map[string]string{},
+		aop:       map[string]bool{},
+		uploads:   map[string][]string{},
+		inject:    map[string][]injected{},
+		hostCerts: map[string]string{},
+		hostAOP:   map[string]fakeHostAOP{},
 	}
 	for _, id := range f.zones {
 		f.settings[id] = map[string]string{"ssl": "full", "min_tls_version": "1.0", "always_use_https": "off", "tls_client_auth": "off", "brotli": "on"}
@@ -142,6 +152,11 @@ func (f *fakeCloudflare) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	raw, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(raw))
+	if inj != nil && inj.after && r.Header.Get("Authorization") == "Bearer "+f.token {
+		f.mu.Lock()
+		f.route(httptest.NewRecorder(), r, path)
+		f.mu.Unlock()
+	}
 	if inj != nil {
 		if inj.hangup {
 			conn, _, err := w.(http.Hijacker).Hijack()
@@ -272,6 +287,52 @@ func (f *fakeCloudflare) zoneRoute(w http.ResponseWriter, r *http.Request, zone 
 		f.uploads[zone] = append(f.uploads[zone], body.Certificate)
 		ok(w, map[string]any{"id": id, "certificate": body.Certificate, "issuer": pair.Leaf.Issuer.String(), "signature": pair.Leaf.SignatureAlgorithm.String(),
 			"status": "pending_deployment", "expires_on": pair.Leaf.NotAfter.UTC().Format(time.RFC3339), "uploaded_on": f.clock().UTC().Format(time.RFC3339)})
+	case r.Method == http.MethodPost && len(rest) == 3 && rest[0] == "origin_tls_client_auth" && rest[1] == "hostnames" && rest[2] == "certificates":
+		var body struct {
+			Certificate string `json:"certificate"`
+			PrivateKey  string `json:"private_key"`
+		}
+		if err := decodeBody(r, &body); err != nil {
+			fail(w, http.StatusBadRequest, 1007, "Invalid JSON")
+			return
+		}
+		pair, err := tls.X509KeyPair([]byte(body.Certificate), []byte(body.PrivateKey))
+		if err != nil {
+			fail(w, http.StatusBadRequest, 1405, "The certificate and private key do not match")
+			return
+		}
+		f.nextID++
+		id := fmt.Sprintf("8c1b4f1e-3c9a-4f2e-9a57-1d2c3b4a59%02d", f.nextID)
+		f.hostCerts[id] = body.Certificate
+		ok(w, map[string]any{"id": id, "certificate": body.Certificate, "issuer": pair.Leaf.Issuer.String(), "signature": pair.Leaf.SignatureAlgorithm.String(),
+			"serial_number": pair.Leaf.SerialNumber.String(), "status": "pending_deployment", "expires_on": pair.Leaf.NotAfter.UTC().Format(time.RFC3339), "uploaded_on": f.clock().UTC().Format(time.RFC3339)})
+	case r.Method == http.MethodPut && len(rest) == 2 && rest[0] == "origin_tls_client_auth" && rest[1] == "hostnames":
+		var body struct {
+			Config []struct {
+				Hostname string `json:"hostname"`
+				CertID   string `json:"cert_id"`
+				Enabled  *bool  `json:"enabled"`
+			} `json:"config"`
+		}
+		if err := decodeBody(r, &body); err != nil || len(body.Config) == 0 {
+			fail(w, http.StatusBadRequest, 1007, "config is required")
+			return
+		}
+		var res []any
+		for _, c := range body.Config {
+			if _, known := f.hostCerts[c.CertID]; !known {
+				fail(w, http.StatusBadRequest, 1406, "Unknown certificate "+c.CertID)
+				return
+			}
+			if _, inZone := f.zoneOf(c.Hostname); !inZone || c.Enabled == nil {
+				fail(w, http.StatusBadRequest, 1407, "Invalid hostname "+c.Hostname)
+				return
+			}
+			f.hostAOP[c.Hostname] = fakeHostAOP{c.CertID, *c.Enabled}
+			res = append(res, map[string]any{"hostname": c.Hostname, "cert_id": c.CertID, "enabled": *c.Enabled, "status": "pending_deployment",
+				"created_at": "2026-01-02T03:04:05Z", "updated_at": "2026-01-02T03:04:05Z", "cert_uploaded_on": "2026-01-02T03:04:05Z"})
+		}
+		ok(w, res)
 	case len(rest) == 2 && rest[0] == "origin_tls_client_auth" && rest[1] == "settings":
 		if r.Method == http.MethodPut {
 			var body struct {

@@ -1,6 +1,7 @@
 package origincert
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -24,6 +25,11 @@ type Request struct {
 	Hostnames []string
 	KeyType   KeyType
 	Validity  time.Duration
+	// ZoneID, when set, lets Issue recover from an ambiguous failure (a
+	// 5xx or a lost connection after the create was sent): instead of
+	// creating again it lists the zone's certificates and adopts the one
+	// signed from its own CSR, if the API did create it.
+	ZoneID string
 }
 
 // Validate reports every problem with the request (errors.Join).
@@ -51,8 +57,9 @@ type Certificate struct {
 }
 
 // Issue makes a key and CSR locally and asks the Origin CA to sign it.
-// The request is never retried after a 5xx or a lost connection (the
-// certificate may exist); see [Client].
+// The request is never repeated after a 5xx or a lost connection (the
+// certificate may exist); with Request.ZoneID set, Issue then looks for it
+// by its CSR (the key is still in memory) and returns it if found.
 func (c *Client) Issue(ctx context.Context, req Request) (*Certificate, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
@@ -91,6 +98,11 @@ func (c *Client) Issue(ctx context.Context, req Request) (*Certificate, error) {
 		}
 		return err
 	})
+	if err != nil && req.ZoneID != "" && (errors.Is(err, ErrServer) || errors.Is(err, ErrUnavailable)) {
+		if found, ok := c.findByCSR(ctx, req.ZoneID, csr); ok {
+			got, err = found, nil
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -132,34 +144,56 @@ type IssuedCertificate struct {
 // List returns the Origin CA certificates for a zone (the API's first
 // page).
 func (c *Client) List(ctx context.Context, zoneID string) ([]IssuedCertificate, error) {
+	raw, err := c.listRaw(ctx, zoneID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]IssuedCertificate, 0, len(raw))
+	for _, r := range raw {
+		out = append(out, IssuedCertificate{ID: r.ID, Hostnames: r.Hostnames, RequestType: r.RequestType, ValidityDays: r.RequestedValidity, ExpiresOn: r.ExpiresOn, CertificatePEM: []byte(r.Certificate)})
+	}
+	return out, nil
+}
+
+func (c *Client) listRaw(ctx context.Context, zoneID string) ([]apiCertificate, error) {
 	if zoneID == "" {
 		return nil, fmt.Errorf("origincert: list certificates: empty zone ID: %w", ErrInvalidRequest)
 	}
-	var out []IssuedCertificate
+	var out []apiCertificate
 	op := fmt.Sprintf("list origin certificates of zone %s", zoneID)
 	err := c.call(ctx, op, retrySafe, func(ctx context.Context, ex *exchange) error {
 		out = nil
 		res, err := c.api.ListOriginCACertificates(ctx, cloudflare.ListOriginCertificatesParams{ZoneID: zoneID})
 		if err == nil {
 			for _, r := range res {
-				out = append(out, IssuedCertificate{ID: r.ID, Hostnames: r.Hostnames, RequestType: r.RequestType, ValidityDays: r.RequestValidity, ExpiresOn: r.ExpiresOn, CertificatePEM: []byte(r.Certificate)})
+				out = append(out, apiCertificate{ID: r.ID, Certificate: r.Certificate, Hostnames: r.Hostnames, RequestType: r.RequestType,
+					RequestedValidity: r.RequestValidity, ExpiresOn: r.ExpiresOn, CSR: r.CSR})
 			}
 			return nil
 		}
+		// cloudflare-go failed to decode a 2xx answer: decode leniently.
 		env, ok := ex.parseEnvelope()
-		if !ok || !*env.Success || ex.status/100 != 2 {
+		if !ok || !*env.Success || ex.status/100 != 2 || json.Unmarshal(env.Result, &out) != nil {
 			return err
-		}
-		var raw []apiCertificate
-		if json.Unmarshal(env.Result, &raw) != nil {
-			return err
-		}
-		for _, r := range raw {
-			out = append(out, IssuedCertificate{ID: r.ID, Hostnames: r.Hostnames, RequestType: r.RequestType, ValidityDays: r.RequestedValidity, ExpiresOn: r.ExpiresOn, CertificatePEM: []byte(r.Certificate)})
 		}
 		return nil
 	})
 	return out, err
+}
+
+// findByCSR looks for a certificate of the zone signed from csrPEM.
+func (c *Client) findByCSR(ctx context.Context, zoneID string, csrPEM []byte) (apiCertificate, bool) {
+	want, _ := pem.Decode(csrPEM)
+	certs, err := c.listRaw(ctx, zoneID)
+	if err != nil || want == nil {
+		return apiCertificate{}, false
+	}
+	for _, a := range certs {
+		if got, _ := pem.Decode([]byte(a.CSR)); got != nil && bytes.Equal(got.Bytes, want.Bytes) {
+			return a, true
+		}
+	}
+	return apiCertificate{}, false
 }
 
 // Revoke revokes an Origin CA certificate. Revocation is retried on
@@ -216,6 +250,7 @@ type apiCertificate struct {
 	Hostnames         []string  `json:"hostnames"`
 	RequestType       string    `json:"request_type"`
 	RequestedValidity int       `json:"requested_validity"`
+	CSR               string    `json:"csr"`
 	ExpiresOn         time.Time `json:"-"`
 	RevokedAt         time.Time `json:"-"`
 }

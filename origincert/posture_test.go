@@ -133,3 +133,40 @@ func TestZoneOriginPullsAPI(t *testing.T) {
 		t.Errorf("success false: %v", err)
 	}
 }
+
+func TestHostnameOriginPullsAPI(t *testing.T) {
+	f := newFakeCloudflare()
+	defer f.Close()
+	c := newClient(t, f)
+	ctx := context.Background()
+	zone := f.zones["example.com"]
+	z, err := origincert.NewZoneClientCertificate(origincert.ZoneClientSpec{Zone: "shop.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := c.UploadHostnameClientCertificate(ctx, zone, z)
+	if err != nil || f.hostCerts[id] != string(z.CertificatePEM) {
+		t.Fatalf("upload: %q, %v", id, err)
+	}
+	if err := c.SetHostnameOriginPulls(ctx, zone, "Shop.Example.com", id, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.hostAOP["shop.example.com"]; got != (fakeHostAOP{id, true}) {
+		t.Errorf("fake holds %+v", got)
+	}
+	if err := c.SetHostnameOriginPulls(ctx, zone, "shop.example.com", "unknown", true); !errors.Is(err, origincert.ErrInvalidRequest) {
+		t.Errorf("unknown certificate: %v", err)
+	}
+	if err := c.SetHostnameOriginPulls(ctx, zone, "not a host", "", true); !errors.Is(err, origincert.ErrInvalidHostname) || !errors.Is(err, origincert.ErrInvalidRequest) {
+		t.Errorf("bad input: %v", err)
+	}
+	// An answer that does not confirm the change is an error.
+	f.failNext("PUT /zones/"+zone+"/origin_tls_client_auth/hostnames", injected{status: 200, body: `{"success":true,"errors":[],"messages":[],"result":[]}`})
+	if err := c.SetHostnameOriginPulls(ctx, zone, "shop.example.com", id, false); !errors.Is(err, origincert.ErrMalformedResponse) {
+		t.Errorf("unconfirmed: %v", err)
+	}
+	f.failNext("POST /zones/"+zone+"/origin_tls_client_auth/hostnames/certificates", injected{status: 502})
+	if _, err := c.UploadHostnameClientCertificate(ctx, zone, z); !errors.Is(err, origincert.ErrServer) || f.count("POST /zones/"+zone+"/origin_tls_client_auth/hostnames") != 2 {
+		t.Errorf("502 upload: %v", err)
+	}
+}

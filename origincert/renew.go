@@ -23,10 +23,12 @@ import (
 //
 // Each step leaves a state from which re-running Reconcile converges:
 //
-//  1. Issue a new certificate (key made locally). A crash here loses the
-//     key with the process: the certificate exists at Cloudflare but can
-//     never be served; re-running issues another. [Client.List] shows such
-//     orphans; they expire by themselves.
+//  1. Issue a new certificate (key made locally). A lost answer is
+//     adopted rather than re-issued when Target.Request.ZoneID is set
+//     (see [Client.Issue]). A crash of the process here loses the key: the
+//     certificate exists at Cloudflare but can never be served, and
+//     re-running issues another. [Client.List] shows such orphans; they
+//     expire by themselves, or revoke them.
 //  2. Write the Secret with server-side apply, in one write: the new
 //     tls.crt, tls.key, ca.crt and annotations, plus the replaced
 //     certificate's ID in [AnnotationRevokePending] with the time after
