@@ -2,6 +2,7 @@ package firewall_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -228,4 +229,30 @@ func ExampleExec() {
 func ExamplePortRange_String() {
 	fmt.Println(firewall.Port(10250), firewall.Ports(30000, 32767))
 	// Output: 10250 30000-32767
+}
+
+// When a step fails, Apply puts back what it saved and says which step
+// failed; errors.Is(err, ErrRollback) would report a failed rollback.
+func ExampleApplier_Apply_rollback() {
+	applied := false
+	flaky := func(_ context.Context, stdin, name string, args ...string) (string, error) {
+		cmd := name + " " + strings.Join(args, " ")
+		fmt.Println(cmd)
+		if cmd == "nft -f -" && !applied {
+			applied = true
+			return "", errors.New("netlink: Error: Could not process rule: No buffer space available")
+		}
+		return "", nil // an empty node: no table of ours yet
+	}
+	spec := firewall.Node{Interfaces: []string{"eth0"}}.Spec()
+	err := firewall.NewApplier(firewall.NFTables, firewall.WithRunner(flaky)).Apply(context.Background(), spec)
+	fmt.Println("error:", err)
+	fmt.Println("rollback failed:", errors.Is(err, firewall.ErrRollback))
+	// Output:
+	// nft list tables
+	// nft -c -f -
+	// nft -f -
+	// nft -f -
+	// error: firewall: apply: netlink: Error: Could not process rule: No buffer space available
+	// rollback failed: false
 }
