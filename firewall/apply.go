@@ -159,12 +159,27 @@ func (a *Applier) applyIPTables(ctx context.Context, s Spec) error {
 	}
 	if a.backend == IPSet {
 		n := normalize(s)
+		want := map[string]bool{}
 		for _, set := range s.Sets {
 			for _, fam := range []int{4, 6} {
 				name := ipsetName(set.Name, fam)
+				want[name] = true
 				if got, want := len(after.sets[name]), len(n.prefixes(set.Name, fam)); got != want {
 					return fail("verify", fmt.Errorf("ipset %s holds %d entries, want %d", name, got, want))
 				}
+			}
+		}
+		// Sets of ours that the Spec no longer has: no rule refers to them
+		// any more, so they can go.
+		var stale strings.Builder
+		for _, name := range slices.Sorted(maps.Keys(after.sets)) {
+			if !want[name] {
+				stale.WriteString("destroy " + name + "\n")
+			}
+		}
+		if stale.Len() > 0 {
+			if _, err := a.run(ctx, stale.String(), "ipset", "restore"); err != nil {
+				return fail("destroy stale sets", err)
 			}
 		}
 	}
@@ -235,28 +250,45 @@ func verifyIPTables(input, saved string) error {
 
 // rollbackIPTables puts back our chains, jumps and sets as they were in
 // before, leaving everything else as it is now (kube-proxy or Calico may
-// have changed their own rules meanwhile).
+// have changed their own rules meanwhile). The order matters: the old sets
+// must exist before the old rules that match them are restored, and the new
+// sets can only be destroyed once no rule refers to them.
 func (a *Applier) rollbackIPTables(ctx context.Context, before ipState) error {
 	var errs []error
+	var now ipsets
+	if a.backend == IPSet {
+		out, err := a.run(ctx, "", "ipset", "save")
+		if err != nil {
+			return err
+		}
+		now = parseIPSets(out)
+		if text := refillIPSets(before.sets); text != "" {
+			if _, err := a.run(ctx, text, "ipset", "restore"); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
 	for i, f := range families {
-		now, err := a.run(ctx, "", f.save)
+		saved, err := a.run(ctx, "", f.save)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if text := rollbackScript(before.saved[i], now); text != "" {
+		if text := rollbackScript(before.saved[i], saved); text != "" {
 			if _, err := a.run(ctx, text, f.restore, "--noflush"); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
 	if a.backend == IPSet {
-		out, err := a.run(ctx, "", "ipset", "save")
-		if err != nil {
-			return errors.Join(append(errs, err)...)
+		var b strings.Builder
+		for _, name := range slices.Sorted(maps.Keys(now)) {
+			if _, ok := before.sets[name]; !ok {
+				b.WriteString("destroy " + name + "\n")
+			}
 		}
-		if text := rollbackIPSets(before.sets, parseIPSets(out)); text != "" {
-			if _, err := a.run(ctx, text, "ipset", "restore"); err != nil {
+		if b.Len() > 0 {
+			if _, err := a.run(ctx, b.String(), "ipset", "restore"); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -335,10 +367,10 @@ func parseIPSets(saved string) ipsets {
 	return sets
 }
 
-// rollbackIPSets returns an ipset restore script that refills the sets of
-// before with their old entries (through a swap, as rendering does) and
-// destroys the sets of ours that did not exist then.
-func rollbackIPSets(before, now ipsets) string {
+// refillIPSets returns an ipset restore script that recreates the sets of
+// before if they are gone and refills them with their old entries, through
+// a swap, as rendering does.
+func refillIPSets(before ipsets) string {
 	var b strings.Builder
 	for _, name := range slices.Sorted(maps.Keys(before)) {
 		opts := " hash:net family " + ipsetFamily(name) + " hashsize 1024 maxelem " + fmt.Sprint(maxSetSize) + " -exist\n"
@@ -348,11 +380,6 @@ func rollbackIPSets(before, now ipsets) string {
 			b.WriteString("add " + tmp + " " + e + "\n")
 		}
 		b.WriteString("swap " + tmp + " " + name + "\ndestroy " + tmp + "\n")
-	}
-	for _, name := range slices.Sorted(maps.Keys(now)) {
-		if _, ok := before[name]; !ok {
-			b.WriteString("destroy " + name + "\n")
-		}
 	}
 	return b.String()
 }

@@ -125,8 +125,8 @@
 // # Limits
 //
 // Rules match TCP, UDP and IP-in-IP only; ICMP echo (ping) is not let in.
-// The Applier replaces what it owns for its own backend: it does not remove
-// the rules of another backend after a switch, nor ipsets of sets that were
-// dropped from the Spec. IPv6 is always rendered: a node without ip6tables
+// The Applier replaces what it owns for its own backend (and destroys the
+// ipsets of sets dropped from the Spec): it does not remove the rules of
+// another backend after a switch. IPv6 is always rendered: a node without ip6tables
 // support fails the IPv6 step (and is rolled back).
 package firewall

@@ -322,7 +322,12 @@ func TestApplyRollsBack(t *testing.T) {
 		t.Run(string(b), func(t *testing.T) {
 			x := newBed(t, b)
 			ctx := context.Background()
-			if err := firewall.NewApplier(b, firewall.WithRunner(x.runner())).Apply(ctx, x.spec()); err != nil {
+			// The first spec has a set the next one drops, so that the
+			// next apply also destroys a set (ipset backend).
+			first := x.spec()
+			first.Sets = append(first.Sets, firewall.Set{Name: "old", Prefixes: []netip.Prefix{mp("203.0.113.0/24")}})
+			first.Rules = append(first.Rules, firewall.Rule{Comment: "old", Protocol: firewall.TCP, Ports: firewall.Port(8080), From: "old", Verdict: firewall.Accept})
+			if err := firewall.NewApplier(b, firewall.WithRunner(x.runner())).Apply(ctx, first); err != nil {
 				t.Fatal(err)
 			}
 			want := x.state(t, b)
@@ -367,7 +372,7 @@ func TestApplyRollsBack(t *testing.T) {
 					}
 				}
 				// The last loop applied next for real; put the first spec back.
-				if err := firewall.NewApplier(b, firewall.WithRunner(x.runner())).Apply(ctx, x.spec()); err != nil {
+				if err := firewall.NewApplier(b, firewall.WithRunner(x.runner())).Apply(ctx, first); err != nil {
 					t.Fatal(err)
 				}
 				if diff := cmp.Diff(want, x.state(t, b)); diff != "" {
@@ -403,4 +408,30 @@ func TestGoldenSpecsLoad(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestApplyDropsStaleSets shows that a set removed from the Spec leaves no
+// ipset behind, while the sets still in use keep their entries.
+func TestApplyDropsStaleSets(t *testing.T) {
+	x := newBed(t, firewall.IPSet)
+	a := firewall.NewApplier(firewall.IPSet, firewall.WithRunner(x.runner()))
+	withOld := x.spec()
+	withOld.Sets = append(withOld.Sets, firewall.Set{Name: "old", Prefixes: []netip.Prefix{mp("203.0.113.0/24")}})
+	withOld.Rules = append(withOld.Rules, firewall.Rule{Comment: "old", Protocol: firewall.TCP, Ports: firewall.Port(8080), From: "old", Verdict: firewall.Accept})
+	if err := a.Apply(context.Background(), withOld); err != nil {
+		t.Fatal(err)
+	}
+	if got := x.node.MustRun(t, "ipset", "list", "-n"); !strings.Contains(got, "og-old-v4") {
+		t.Fatalf("set og-old-v4 missing after the first apply:\n%s", got)
+	}
+	if err := a.Apply(context.Background(), x.spec()); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Fields(x.node.MustRun(t, "ipset", "list", "-n"))
+	slices.Sort(got)
+	want := []string{"og-admin-v4", "og-admin-v6", "og-cluster-v4", "og-cluster-v6", "og-edge-v4", "og-edge-v6"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ipsets after dropping set old (-want +got):\n%s", diff)
+	}
+	x.check(t, true)
 }
