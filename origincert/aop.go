@@ -60,7 +60,8 @@ func (s ZoneClientSpec) Validate() error {
 	return errors.Join(errs...)
 }
 
-// ZoneClientCertificate is what per-zone Authenticated Origin Pulls needs:
+// ZoneClientCertificate (immutable once made) is what per-zone — or,
+// with Zone set to a hostname, per-hostname — Authenticated Origin Pulls need:
 // a client certificate and key that Cloudflare presents to your origin for
 // this zone only, and the CA that signed it, which your origin trusts.
 //

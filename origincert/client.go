@@ -30,6 +30,8 @@ import (
 //
 // A wait longer than the configured maximum is not slept: the call returns
 // the [*APIError] with RetryAfter set, for the caller to requeue.
+//
+// The zero Client is not usable.
 type Client struct {
 	api      *cloudflare.API
 	attempts int
@@ -57,8 +59,8 @@ func WithBaseURL(u string) Option {
 	return func(c *clientConfig) { c.baseURL = strings.TrimSuffix(u, "/") }
 }
 
-// WithHTTPClient sets the HTTP client (default http.DefaultClient's
-// transport). Its Transport is wrapped, not replaced.
+// WithHTTPClient sets the HTTP client (default: http.DefaultTransport
+// with a one-minute timeout). Its Transport is wrapped, not replaced.
 func WithHTTPClient(h *http.Client) Option { return func(c *clientConfig) { c.http = h } }
 
 // WithRetry sets how many requests a retryable call may make in all
@@ -91,7 +93,7 @@ func New(token string, opts ...Option) (*Client, error) {
 		cfg.attempts = 1
 	}
 	base := http.DefaultTransport
-	hc := &http.Client{}
+	hc := &http.Client{Timeout: time.Minute} // contexts bound calls too
 	if cfg.http != nil {
 		*hc = *cfg.http
 		if cfg.http.Transport != nil {

@@ -46,7 +46,7 @@ var authCodes = map[int]bool{6003: true, 6111: true, 9106: true, 9109: true, 100
 
 // APIError is a failed Cloudflare API call. It is matched by its Kind
 // (errors.Is(err, ErrRateLimited)) and unwraps to what cloudflare-go
-// returned, if anything.
+// returned, if anything. It never holds the API token or key material.
 type APIError struct {
 	Op         string        // what was attempted, e.g. "create origin certificate"
 	Kind       error         // one of the sentinel errors above

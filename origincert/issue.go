@@ -43,8 +43,8 @@ func (r Request) Validate() error {
 }
 
 // Certificate is an issued Origin CA certificate with the private key
-// made for it. It is immutable once returned; printing it never prints
-// the key.
+// made for it. Treat it as immutable once returned; printing it never
+// prints the key. The zero value holds no certificate.
 type Certificate struct {
 	ID             string      // Origin CA certificate ID (for revocation)
 	Hostnames      []string    // as requested, normalised
@@ -131,7 +131,7 @@ func (c *Client) Issue(ctx context.Context, req Request) (*Certificate, error) {
 	}, nil
 }
 
-// IssuedCertificate is one entry of [Client.List].
+// IssuedCertificate is one entry of [Client.List]; a plain value.
 type IssuedCertificate struct {
 	ID             string
 	Hostnames      []string

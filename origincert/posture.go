@@ -47,7 +47,7 @@ func (d Deviation) String() string {
 	return fmt.Sprintf("%s is %s, want %s", d.Setting, got, d.Want)
 }
 
-// Posture is a zone's TLS posture: the four settings as read, and every
+// Posture (a plain value) is a zone's TLS posture: the four settings as read, and every
 // deviation from the secure set (SSL Full (strict), minimum TLS 1.2,
 // Always Use HTTPS, Authenticated Origin Pulls on), in that order.
 type Posture struct {

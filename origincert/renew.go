@@ -17,7 +17,9 @@ import (
 // Renewer keeps a TLS Secret holding a valid Origin CA certificate, for
 // controllers: call [Renewer.Reconcile] on every event and again after
 // Result.RequeueAfter. Fields are read-only after first use; a Renewer is
-// then safe for concurrent use on different Secrets.
+// then safe for concurrent use on different Secrets; run one Reconcile per
+// Secret at a time (a controller's work queue does), or two may both
+// issue and one certificate is left unrecorded.
 //
 // # Crash safety
 //
@@ -46,7 +48,8 @@ type Renewer struct {
 	Now          func() time.Time // zero means time.Now
 }
 
-// Target is one Secret to keep valid.
+// Target is one Secret to keep valid; Namespace, Name and
+// Request.Hostnames are required.
 type Target struct {
 	Namespace, Name string
 	Request         Request       // hostnames, key type, validity

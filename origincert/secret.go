@@ -117,7 +117,8 @@ func parsePending(v string) ([]PendingRevoke, error) {
 	return out, nil
 }
 
-// Installed is what a TLS Secret written by [TLSSecret] holds, read back.
+// Installed is what a TLS Secret written by [TLSSecret] holds, read back:
+// a fresh value per call, safe to share read-only.
 type Installed struct {
 	CertificateID string            // from the annotation
 	Hostnames     []string          // from the annotation
@@ -190,7 +191,8 @@ const (
 	ReasonUntracked   Reason = "no-certificate-id" // no certificate ID annotation: cannot be revoked later
 )
 
-// Want is what a Secret should hold.
+// Want is what a Secret should hold. The zero value wants no hostnames,
+// which no Secret satisfies.
 type Want struct {
 	Hostnames   []string
 	KeyType     KeyType       // zero means ECDSA P-256
