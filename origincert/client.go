@@ -37,7 +37,6 @@ type Client struct {
 	attempts int
 	minDelay time.Duration
 	maxWait  time.Duration
-	now      func() time.Time
 }
 
 type clientConfig struct {
@@ -47,7 +46,6 @@ type clientConfig struct {
 	minDelay time.Duration
 	maxWait  time.Duration
 	rps      float64
-	now      func() time.Time
 }
 
 // Option configures what a [Client] talks to and how patiently.
@@ -75,14 +73,11 @@ func WithRetry(attempts int, minDelay, maxWait time.Duration) Option {
 // Cloudflare's 1200 per 5 minutes).
 func WithRateLimit(perSecond float64) Option { return func(c *clientConfig) { c.rps = perSecond } }
 
-// WithClock injects the clock used for certificate checks and renewal.
-func WithClock(now func() time.Time) Option { return func(c *clientConfig) { c.now = now } }
-
 // New makes a Client that authenticates with an API token. The token
 // needs Zone:Read, Zone Settings:Edit and SSL and Certificates:Edit for the
 // zones it manages. The token is never logged.
 func New(token string, opts ...Option) (*Client, error) {
-	cfg := clientConfig{attempts: 4, minDelay: time.Second, maxWait: 30 * time.Second, rps: 4, now: time.Now}
+	cfg := clientConfig{attempts: 4, minDelay: time.Second, maxWait: 30 * time.Second, rps: 4}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -114,7 +109,7 @@ func New(token string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("origincert: cloudflare client: %w", err)
 	}
-	return &Client{api: api, attempts: cfg.attempts, minDelay: cfg.minDelay, maxWait: cfg.maxWait, now: cfg.now}, nil
+	return &Client{api: api, attempts: cfg.attempts, minDelay: cfg.minDelay, maxWait: cfg.maxWait}, nil
 }
 
 // retryClass says which failures a call may repeat.

@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -520,4 +523,22 @@ func ExampleClient_SetHostnameOriginPulls() {
 	err := c.SetHostnameOriginPulls(context.Background(), "023e105f4ecef8ad9ca31a8372d0c353", "shop.example.com", "no-such-certificate", true)
 	fmt.Println(errors.Is(err, origincert.ErrInvalidRequest))
 	// Output: true
+}
+
+func ExamplePrivateKey_LogValue() {
+	key, _ := origincert.GenerateKey(origincert.RSA2048)
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	logger.Info("issued", "key", key)
+	j, _ := json.Marshal(struct{ Key *origincert.PrivateKey }{key})
+	fmt.Println(string(j))
+	// Output:
+	// level=INFO msg=issued key="origincert.PrivateKey(rsa-2048, REDACTED)"
+	// {"Key":"origincert.PrivateKey(rsa-2048, REDACTED)"}
 }
