@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -400,5 +401,48 @@ func TestIssueAdoptsAfterAmbiguousFailure(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// ListOriginCACertificates reads one page; List reads them all, and the
+// ambiguous-create lookup finds a certificate on a later page.
+func TestListPages(t *testing.T) {
+	f := newFakeCloudflare()
+	defer f.Close()
+	c := newClient(t, f)
+	ctx := context.Background()
+	zone := f.zones["example.com"]
+	var want []string
+	for i := range 45 {
+		cert, err := c.Issue(ctx, origincert.Request{Hostnames: []string{fmt.Sprintf("h%d.example.com", i)}, Validity: 7 * 24 * time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, cert.ID)
+	}
+	got, err := c.List(ctx, zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, g := range got {
+		ids = append(ids, g.ID)
+	}
+	if diff := cmp.Diff(want, ids); diff != "" {
+		t.Errorf("List (-want +got):\n%s", diff)
+	}
+	if n := f.count("GET /certificates"); n != 3 {
+		t.Errorf("%d list requests, want 3 pages", n)
+	}
+	// The 46th certificate lands on page 3 and its answer is lost.
+	f.failNext("POST /certificates", injected{hangup: true, after: true})
+	cert, err := c.Issue(ctx, origincert.Request{Hostnames: []string{"late.example.com"}, ZoneID: zone})
+	if err != nil || cert.ID == "" || f.count("POST /certificates") != 46 {
+		t.Fatalf("adopting from page 3: %v", err)
+	}
+	// A broken later page is an error, not a short list; a 503 on it is retried.
+	f.failNext("GET /certificates", injected{pass: true}, injected{status: 503}, injected{status: 200, body: `{"success":true,"result":{}}`})
+	if _, err := c.List(ctx, zone); !errors.Is(err, origincert.ErrMalformedResponse) || !strings.Contains(err.Error(), "page 2") {
+		t.Errorf("broken page 2: %v", err)
 	}
 }

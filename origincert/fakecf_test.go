@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -62,6 +63,7 @@ type injected struct {
 	body   string // raw; "" means a standard error envelope
 	hangup bool   // close the connection without answering
 	after  bool   // carry the request out first, then fail (ambiguous outcome)
+	pass   bool   // answer normally (to reach a later request)
 }
 
 const fakeToken = "test-token-not-secret"
@@ -152,6 +154,9 @@ func (f *fakeCloudflare) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	raw, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(raw))
+	if inj != nil && inj.pass {
+		inj = nil
+	}
 	if inj != nil && inj.after && r.Header.Get("Authorization") == "Bearer "+f.token {
 		f.mu.Lock()
 		f.route(httptest.NewRecorder(), r, path)
@@ -193,14 +198,23 @@ func (f *fakeCloudflare) route(w http.ResponseWriter, r *http.Request, path stri
 	case r.Method == http.MethodPost && path == "/certificates":
 		f.create(w, r)
 	case r.Method == http.MethodGet && path == "/certificates":
-		zone := r.URL.Query().Get("zone_id")
-		res := []any{}
+		q := r.URL.Query()
+		all := []any{}
 		for _, id := range f.order {
-			if c := f.certs[id]; c.Zone == zone && c.RevokedAt.IsZero() {
-				res = append(res, f.certJSON(c))
+			if c := f.certs[id]; c.Zone == q.Get("zone_id") && c.RevokedAt.IsZero() {
+				all = append(all, f.certJSON(c))
 			}
 		}
-		ok(w, res)
+		page, perPage := 1, 20
+		if v, err := strconv.Atoi(q.Get("page")); err == nil && v > 0 {
+			page = v
+		}
+		if v, err := strconv.Atoi(q.Get("per_page")); err == nil && v > 0 {
+			perPage = v
+		}
+		lo, hi := min((page-1)*perPage, len(all)), min(page*perPage, len(all))
+		writeJSON(w, http.StatusOK, map[string]any{"success": true, "errors": []any{}, "messages": []any{}, "result": all[lo:hi],
+			"result_info": map[string]any{"page": page, "per_page": perPage, "count": hi - lo, "total_count": len(all), "total_pages": (len(all) + perPage - 1) / perPage}})
 	case len(parts) == 2 && parts[0] == "certificates":
 		c := f.certs[parts[1]]
 		if c == nil {

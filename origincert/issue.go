@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -141,8 +143,8 @@ type IssuedCertificate struct {
 	CertificatePEM []byte
 }
 
-// List returns the Origin CA certificates for a zone (the API's first
-// page).
+// List returns the zone's Origin CA certificates, every page of them (up
+// to 100 pages).
 func (c *Client) List(ctx context.Context, zoneID string) ([]IssuedCertificate, error) {
 	raw, err := c.listRaw(ctx, zoneID)
 	if err != nil {
@@ -159,11 +161,15 @@ func (c *Client) listRaw(ctx context.Context, zoneID string) ([]apiCertificate, 
 	if zoneID == "" {
 		return nil, fmt.Errorf("origincert: list certificates: empty zone ID: %w", ErrInvalidRequest)
 	}
-	var out []apiCertificate
+	var (
+		out   []apiCertificate
+		pages pageInfo
+	)
 	op := fmt.Sprintf("list origin certificates of zone %s", zoneID)
 	err := c.call(ctx, op, retrySafe, func(ctx context.Context, ex *exchange) error {
 		out = nil
 		res, err := c.api.ListOriginCACertificates(ctx, cloudflare.ListOriginCertificatesParams{ZoneID: zoneID})
+		pages = ex.pageInfo()
 		if err == nil {
 			for _, r := range res {
 				out = append(out, apiCertificate{ID: r.ID, Certificate: r.Certificate, Hostnames: r.Hostnames, RequestType: r.RequestType,
@@ -178,7 +184,49 @@ func (c *Client) listRaw(ctx context.Context, zoneID string) ([]apiCertificate, 
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	// ListOriginCACertificates reads only the first page; fetch the rest.
+	for page := 2; page <= pages.TotalPages && page <= maxPages; page++ {
+		uri := fmt.Sprintf("/certificates?%s", url.Values{"zone_id": {zoneID}, "page": {strconv.Itoa(page)}, "per_page": {strconv.Itoa(pages.PerPage)}}.Encode())
+		var more []apiCertificate
+		err := c.call(ctx, fmt.Sprintf("%s, page %d", op, page), retrySafe, func(ctx context.Context, ex *exchange) error {
+			raw, err := c.api.Raw(ctx, http.MethodGet, uri, nil, nil)
+			if err != nil {
+				return err
+			}
+			if err := json.Unmarshal(raw.Result, &more); err != nil {
+				return &APIError{Op: fmt.Sprintf("%s, page %d", op, page), Kind: ErrMalformedResponse, StatusCode: ex.status, Err: err}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, more...)
+	}
+	return out, nil
+}
+
+// maxPages bounds listing (at the API's default page size, thousands of
+// certificates).
+const maxPages = 100
+
+type pageInfo struct {
+	PerPage    int `json:"per_page"`
+	TotalPages int `json:"total_pages"`
+}
+
+// pageInfo reads result_info from a list answer; zero when absent.
+func (ex *exchange) pageInfo() pageInfo {
+	var v struct {
+		ResultInfo pageInfo `json:"result_info"`
+	}
+	if json.Unmarshal(ex.body, &v) != nil || v.ResultInfo.PerPage <= 0 {
+		return pageInfo{}
+	}
+	return v.ResultInfo
 }
 
 // findByCSR looks for a certificate of the zone signed from csrPEM.
