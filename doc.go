@@ -10,16 +10,19 @@
 //
 // From the packet up, with the package that builds each layer:
 //
-//   - Node firewall — package firewall (planned): iptables-restore (IPv4 and
-//     IPv6), ipset and nftables rule sets that let NodePorts answer only the
-//     edge, keep the ports a node needs open, and never touch chains that
-//     kube-proxy, Calico or Docker own.
+//   - Node firewall — package firewall: iptables-restore (IPv4 and IPv6),
+//     ipset and nftables rule sets that let NodePorts answer only the edge
+//     (filtered before kube-proxy's DNAT, where the original port is still
+//     visible), keep the ports a node needs open, and never touch chains
+//     that kube-proxy, Calico or Docker own; an optional applier checks,
+//     applies, verifies and rolls back.
 //   - Cluster network policy — package netpol (planned): Kubernetes
 //     NetworkPolicy and Calico GlobalNetworkPolicy, GlobalNetworkSet and
 //     HostEndpoint generators: default deny, failsafe ports, NodePorts from
 //     the edge only, and a "what may reach this port?" query.
-//   - Transport — package origincert (planned): Cloudflare Origin CA
-//     certificates as kubernetes.io/tls Secrets, renewal decisions, and
+//   - Transport — package origincert: Cloudflare Origin CA certificates as
+//     kubernetes.io/tls Secrets (with the Origin CA root as ca.crt), renewal
+//     decisions and a crash-safe renewal flow, the zone's TLS posture, and
 //     Authenticated Origin Pulls, so a connection proves it came through
 //     Cloudflare and, with a per-zone certificate, through your zone.
 //   - Ingress controller — package ingress (planned): ingress-nginx, Kong,
