@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,8 +27,12 @@ const (
 	NeedKubeAPIServer Need = "kube-apiserver" // kube-apiserver and etcd, built by hack/provision.sh
 )
 
-// ProvisionHint is the one line a skipped or failed test prints.
-const ProvisionHint = "provision with `sudo bash hack/provision.sh` (CI=true turns this skip into a failure)"
+// ProvisionHint is what a skipped or failed test tells the user to do about
+// a missing tool or binary.
+const ProvisionHint = "provision with `sudo bash hack/provision.sh`"
+
+// rootHint is what it says about running as a user other than root.
+const rootHint = "run the tests as root"
 
 // sbinDirs are searched after $PATH: a non-login root shell may lack them.
 var sbinDirs = []string{"/usr/local/sbin", "/usr/sbin", "/sbin"}
@@ -52,7 +57,7 @@ func check(need Need) error {
 	switch need {
 	case NeedRoot:
 		if os.Geteuid() != 0 {
-			return fmt.Errorf("not root (euid %d)", os.Geteuid())
+			return fmt.Errorf("euid is %d", os.Geteuid())
 		}
 		return nil
 	case NeedIPTables:
@@ -99,20 +104,27 @@ func Require(t testing.TB, needs ...Need) {
 // the switch itself can be tested.
 func require(t testing.TB, ci bool, check func(Need) error, needs ...Need) {
 	t.Helper()
-	var missing []string
+	var missing, hints []string
 	for _, n := range needs {
 		if err := check(n); err != nil {
 			missing = append(missing, fmt.Sprintf("%s (%v)", n, err))
+			hint := ProvisionHint
+			if n == NeedRoot {
+				hint = rootHint
+			}
+			if !slices.Contains(hints, hint) {
+				hints = append(hints, hint)
+			}
 		}
 	}
 	if len(missing) == 0 {
 		return
 	}
-	msg := fmt.Sprintf("testbed: missing %s; %s", strings.Join(missing, ", "), ProvisionHint)
+	msg := fmt.Sprintf("testbed: missing %s: %s", strings.Join(missing, ", "), strings.Join(hints, " and "))
 	msg = strings.ReplaceAll(msg, "\n", "; ")
 	if ci {
-		t.Fatal(msg)
+		t.Fatal(msg + " (CI=true: a missing prerequisite fails the test)")
 		return
 	}
-	t.Skip(msg)
+	t.Skip(msg + " (under CI=true this fails)")
 }

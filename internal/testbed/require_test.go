@@ -1,7 +1,6 @@
 package testbed
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -27,9 +26,10 @@ func (f *fakeTB) Fatalf(format string, args ...any) {
 }
 
 func TestRequireSwitch(t *testing.T) {
-	missing := func(n Need) error {
-		if n == NeedNFT {
-			return errors.New(`"nft" not found`)
+	present := map[Need]bool{NeedIPRoute: true}
+	check := func(n Need) error {
+		if !present[n] {
+			return fmt.Errorf("no %s here", n)
 		}
 		return nil
 	}
@@ -38,31 +38,38 @@ func TestRequireSwitch(t *testing.T) {
 		ci          bool
 		needs       []Need
 		skip, fatal bool
+		words       []string // the message must say these
 	}{
-		{name: "all present, by hand", needs: []Need{NeedRoot, NeedIPRoute}},
-		{name: "all present, CI", ci: true, needs: []Need{NeedRoot, NeedIPRoute}},
-		{name: "missing, by hand: skip", needs: []Need{NeedRoot, NeedNFT}, skip: true},
-		{name: "missing, CI: fail", ci: true, needs: []Need{NeedRoot, NeedNFT}, fatal: true},
+		{name: "all present, by hand", needs: []Need{NeedIPRoute}},
+		{name: "all present, CI", ci: true, needs: []Need{NeedIPRoute}},
+		{name: "tool missing, by hand: skip", needs: []Need{NeedIPRoute, NeedNFT}, skip: true,
+			words: []string{"no nft here", "hack/provision.sh", "CI=true"}},
+		{name: "tool missing, CI: fail", ci: true, needs: []Need{NeedIPRoute, NeedNFT}, fatal: true,
+			words: []string{"no nft here", "hack/provision.sh", "CI=true"}},
+		{name: "not root, by hand: skip", needs: []Need{NeedRoot}, skip: true,
+			words: []string{"no root here", "as root"}},
+		{name: "not root and binaries missing, CI: fail", ci: true, needs: []Need{NeedRoot, NeedKubeAPIServer}, fatal: true,
+			words: []string{"no root here", "as root", "no kube-apiserver here", "hack/provision.sh"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeTB{TB: t}
-			require(f, tc.ci, missing, tc.needs...)
-			if got := len(f.skipped) == 1; got != tc.skip {
+			require(f, tc.ci, check, tc.needs...)
+			if got := len(f.skipped) == 1; got != tc.skip || len(f.skipped) > 1 {
 				t.Errorf("skipped = %q, want a skip: %v", f.skipped, tc.skip)
 			}
-			if got := len(f.failed) == 1; got != tc.fatal {
+			if got := len(f.failed) == 1; got != tc.fatal || len(f.failed) > 1 {
 				t.Errorf("failed = %q, want a failure: %v", f.failed, tc.fatal)
 			}
 			for _, msg := range append(f.skipped, f.failed...) {
 				if strings.Contains(msg, "\n") {
 					t.Errorf("message is not one line: %q", msg)
 				}
-				for _, want := range []string{"nft", "hack/provision.sh"} {
+				for _, want := range tc.words {
 					if !strings.Contains(msg, want) {
-						t.Errorf("message %q does not mention %q", msg, want)
+						t.Errorf("message %q does not say %q", msg, want)
 					}
 				}
-				if strings.Contains(msg, string(NeedRoot)+" (") {
+				if strings.Contains(msg, string(NeedIPRoute)+" (") {
 					t.Errorf("message %q names a need that is met", msg)
 				}
 			}
