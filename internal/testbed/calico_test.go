@@ -27,7 +27,8 @@ func decodeOne(t *testing.T, yaml string) *unstructured.Unstructured {
 
 // TestCalicoGlobalNetworkPolicy installs the generated Calico CRDs and
 // round-trips a GlobalNetworkPolicy with a fractional order and integer and
-// string ports; misspelled and mistyped fields are refused.
+// string ports and protocols (int-or-string in Calico's types, which the
+// generator must carry over); misspelled and mistyped fields are refused.
 func TestCalicoGlobalNetworkPolicy(t *testing.T) {
 	cfg := testbed.APIServer(t)
 	testbed.InstallCRDs(t, cfg, testbed.CalicoCRDs(t)...)
@@ -54,6 +55,7 @@ spec:
   ingress:
   - action: Allow
     protocol: TCP
+    notProtocol: 17
     source:
       nets: [192.0.2.0/24, "2001:db8::/32"]
     destination:
@@ -76,6 +78,7 @@ spec:
 		"ingress": []any{map[string]any{
 			"action":      "Allow",
 			"protocol":    "TCP",
+			"notProtocol": int64(17),
 			"source":      map[string]any{"nets": []any{"192.0.2.0/24", "2001:db8::/32"}},
 			"destination": map[string]any{"ports": []any{int64(443), "8000:8080"}},
 		}},
