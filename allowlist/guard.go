@@ -130,7 +130,9 @@ func overlap(s *Set, p netip.Prefix) (netip.Prefix, bool) {
 		return q, true
 	}
 	for q := range s.table.Subnets(p) {
-		return q, true
+		if !q.Addr().Is4In6() { // not the mapped copy of an IPv4 prefix
+			return q, true
+		}
 	}
 	return netip.Prefix{}, false
 }

@@ -155,6 +155,11 @@ func build(prefixes []netip.Prefix) *Set {
 	t := new(bart.Fast[struct{}])
 	for _, p := range prefixes {
 		t.Insert(p, struct{}{})
+		if p.Addr().Is4() {
+			// Also as IPv4-mapped IPv6, so that bart finds ::ffff:192.0.2.1
+			// itself and Contains needs no Unmap (and stays inlinable).
+			t.Insert(netip.PrefixFrom(netip.AddrFrom16(p.Addr().As16()), p.Bits()+96), struct{}{})
+		}
 	}
 	return &Set{table: t, prefixes: prefixes}
 }
@@ -202,7 +207,7 @@ func (s *Set) Contains(ip netip.Addr) bool {
 	if s == nil || s.table == nil {
 		return false
 	}
-	return s.table.Contains(ip.Unmap())
+	return s.table.Contains(ip)
 }
 
 // Lookup returns the prefix of the set that contains ip — one of the
@@ -313,6 +318,9 @@ func subtract(a, b *Set) []netip.Prefix {
 		}
 		holes := slices.Collect(func(yield func(netip.Prefix) bool) {
 			for q := range b.table.Subnets(p) {
+				if q.Addr().Is4In6() {
+					continue // the mapped copy of an IPv4 prefix
+				}
 				if !yield(q) {
 					return
 				}

@@ -86,12 +86,9 @@ func skipIfDistorted(t *testing.T) {
 	}
 }
 
-// containsKnownIssue, when not empty, says why Set.Contains is known to miss
-// its time target; a miss is then reported with t.Skip and the figures
-// rather than failing the suite for everyone. Clear it once the issue is
-// fixed: the test is then strict again. The allocation check is always
-// strict.
-const containsKnownIssue = "Set.Contains is not inlined (inline cost 112 > 80, for the Unmap), so it pays a second call, about 1 ns, over bart.Fast; fix: index IPv4 prefixes also in IPv4-mapped form so that no Unmap is needed (BENCHMARKS.md)"
+// attempts is how many times a time target is measured before a miss
+// counts: a real regression misses every time, a burst of load once.
+const attempts = 3
 
 // TestContainsTarget checks that Set.Contains is within 1.1x of the fastest
 // raw bart table at every size, and never allocates.
@@ -114,24 +111,25 @@ func TestContainsTarget(t *testing.T) {
 			for _, im := range []impl{implSet, implLite, implFast, implTable} {
 				sides = append(sides, side{im.name, func(n int) { sink += im.loop(&hot, n) }})
 			}
-			per := bestPerOp(sides)
-			fastest := 1
-			for i := 2; i < len(per); i++ {
-				if per[i] < per[fastest] {
-					fastest = i
+			var msgs []string
+			for range attempts {
+				per := bestPerOp(sides)
+				fastest := 1
+				for i := 2; i < len(per); i++ {
+					if per[i] < per[fastest] {
+						fastest = i
+					}
 				}
+				ratio := per[0] / per[fastest]
+				msg := fmt.Sprintf("Set.Contains is %.2fx %s (best of %d rounds, %d probes in cache):%s",
+					ratio, sides[fastest].name, rounds, numHot, table(sides, per))
+				if ratio <= maxRatio {
+					t.Log(msg)
+					return
+				}
+				msgs = append(msgs, msg)
 			}
-			ratio := per[0] / per[fastest]
-			msg := fmt.Sprintf("Set.Contains is %.2fx %s (best of %d rounds, %d probes in cache):%s",
-				ratio, sides[fastest].name, rounds, numHot, table(sides, per))
-			switch {
-			case ratio <= maxRatio:
-				t.Log(msg)
-			case containsKnownIssue != "":
-				t.Skipf("TARGET MISSED (known: %s): %s\nwant at most %.2fx", containsKnownIssue, msg, maxRatio)
-			default:
-				t.Errorf("%s\nwant at most %.2fx", msg, maxRatio)
-			}
+			t.Errorf("%s\nwant at most %.2fx in one of %d attempts", strings.Join(msgs, "\n"), maxRatio, attempts)
 		})
 	}
 }
