@@ -13,7 +13,7 @@ bash hack/provision.sh
 ORIGINGUARD_KUBE_BIN="$(bash hack/provision.sh --print-bin-dir)"
 export ORIGINGUARD_KUBE_BIN
 
-modules=(. bench)
+modules=(. bench hack/crd)
 for m in "${modules[@]}"; do
   [ -f "$m/go.mod" ] || continue
   step "go vet ($m)"
