@@ -159,21 +159,30 @@ func serial() *big.Int {
 // returns Cloudflare's ID for it. Only a 429 is retried. The key leaves
 // the process here, to Cloudflare, by design.
 func (c *Client) UploadZoneClientCertificate(ctx context.Context, zoneID string, z *ZoneClientCertificate) (string, error) {
+	return c.uploadClientCertificate(ctx, "origin-pull certificate", zoneID, z,
+		func(ctx context.Context, cert, key string) (string, error) {
+			res, err := c.api.UploadPerZoneAuthenticatedOriginPullsCertificate(ctx, zoneID,
+				cloudflare.PerZoneAuthenticatedOriginPullsCertificateParams{Certificate: cert, PrivateKey: key})
+			return res.ID, err
+		})
+}
+
+// uploadClientCertificate uploads z's certificate and key with upload,
+// retrying only a 429, and checks that the answer names an ID.
+func (c *Client) uploadClientCertificate(ctx context.Context, what, zoneID string, z *ZoneClientCertificate,
+	upload func(ctx context.Context, cert, key string) (string, error)) (string, error) {
 	if zoneID == "" || z == nil {
-		return "", fmt.Errorf("origincert: upload origin-pull certificate: empty zone ID or certificate: %w", ErrInvalidRequest)
+		return "", fmt.Errorf("origincert: upload %s: empty zone ID or certificate: %w", what, ErrInvalidRequest)
 	}
 	keyPEM, err := z.Key.pem()
 	if err != nil {
 		return "", err
 	}
 	var id string
-	op := fmt.Sprintf("upload origin-pull certificate to zone %s", zoneID)
+	op := fmt.Sprintf("upload %s to zone %s", what, zoneID)
 	err = c.call(ctx, op, retry429Only, func(ctx context.Context, _ *exchange) error {
-		res, err := c.api.UploadPerZoneAuthenticatedOriginPullsCertificate(ctx, zoneID, cloudflare.PerZoneAuthenticatedOriginPullsCertificateParams{
-			Certificate: string(z.CertificatePEM),
-			PrivateKey:  string(keyPEM),
-		})
-		id = res.ID
+		var err error
+		id, err = upload(ctx, string(z.CertificatePEM), string(keyPEM))
 		return err
 	})
 	if err != nil {
@@ -224,30 +233,12 @@ func (c *Client) ZoneOriginPulls(ctx context.Context, zoneID string) (bool, erro
 // [ZoneClientCertificate] (Zone set to the hostname) and trust only its
 // CA there. Only a 429 is retried.
 func (c *Client) UploadHostnameClientCertificate(ctx context.Context, zoneID string, z *ZoneClientCertificate) (string, error) {
-	if zoneID == "" || z == nil {
-		return "", fmt.Errorf("origincert: upload hostname origin-pull certificate: empty zone ID or certificate: %w", ErrInvalidRequest)
-	}
-	keyPEM, err := z.Key.pem()
-	if err != nil {
-		return "", err
-	}
-	var id string
-	op := fmt.Sprintf("upload hostname origin-pull certificate to zone %s", zoneID)
-	err = c.call(ctx, op, retry429Only, func(ctx context.Context, _ *exchange) error {
-		res, err := c.api.UploadPerHostnameAuthenticatedOriginPullsCertificate(ctx, zoneID, cloudflare.PerHostnameAuthenticatedOriginPullsCertificateParams{
-			Certificate: string(z.CertificatePEM),
-			PrivateKey:  string(keyPEM),
+	return c.uploadClientCertificate(ctx, "hostname origin-pull certificate", zoneID, z,
+		func(ctx context.Context, cert, key string) (string, error) {
+			res, err := c.api.UploadPerHostnameAuthenticatedOriginPullsCertificate(ctx, zoneID,
+				cloudflare.PerHostnameAuthenticatedOriginPullsCertificateParams{Certificate: cert, PrivateKey: key})
+			return res.ID, err
 		})
-		id = res.ID
-		return err
-	})
-	if err != nil {
-		return "", err
-	}
-	if id == "" {
-		return "", &APIError{Op: op, Kind: ErrMalformedResponse, StatusCode: 200, Messages: []string{"result lacks id"}}
-	}
-	return id, nil
 }
 
 // SetHostnameOriginPulls makes Cloudflare present certificate certID when
