@@ -104,7 +104,8 @@ func ExampleRefresher_Force() {
 }
 
 func ExampleRefresher_Run() {
-	api := cloudflareAPI("e1", texts(allowlist.Embedded().IPv4), texts(allowlist.Embedded().IPv6))
+	v4 := append(texts(allowlist.Embedded().IPv4), "198.41.0.0/24")
+	api := cloudflareAPI("e1", v4, texts(allowlist.Embedded().IPv6))
 	defer api.Close()
 	dir, _ := os.MkdirTemp("", "allowlist")
 	defer os.RemoveAll(dir)
@@ -114,13 +115,20 @@ func ExampleRefresher_Run() {
 		Interval:  time.Hour,
 		CachePath: filepath.Join(dir, "cloudflare.json"), // survives restarts
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	// Usually: go r.Run(ctx), and r (a Matcher) given to Middleware and Listener.
+	ctx, cancel := context.WithCancel(context.Background())
+	// Here the first change ends the run; a server would run it for its
+	// lifetime (go r.Run(ctx)) and give r, a Matcher, to Middleware and
+	// Listener.
+	r.Subscribe(func(c allowlist.Change) {
+		fmt.Print("changed:\n", c.Diff)
+		cancel()
+	})
 	err := r.Run(ctx)
 	fmt.Println(err, r.Status().ETag, r.Status().Failures)
 	// Output:
-	// context deadline exceeded e1 0
+	// changed:
+	// +198.41.0.0/24
+	// context canceled e1 0
 }
 
 func ExampleRefresher_Ranges() {

@@ -25,7 +25,9 @@ func TestRefresherKeepsLastGoodList(t *testing.T) {
 	api := newFakeAPI(t)
 	v4, v6 := goodLists()
 	api.answer(200, okBody("good", v4, v6))
-	r := &Refresher{Fetcher: api.fetcher(WithTimeout(200 * time.Millisecond))}
+	// The timeout is for the slow server; it leaves the 10 MB body (read
+	// up to the cap) time enough on a loaded machine under -race.
+	r := &Refresher{Fetcher: api.fetcher(WithTimeout(2 * time.Second))}
 	if err := r.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
