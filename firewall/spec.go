@@ -15,7 +15,9 @@ import (
 type Protocol string
 
 const (
+	// TCP is matched with its ports.
 	TCP Protocol = "tcp"
+	// UDP is matched with its ports.
 	UDP Protocol = "udp"
 	// IPIP is IPv4-in-IPv4 (IP protocol 4), Calico's default overlay. It
 	// has no ports (leave [Rule.Ports] zero) and is matched on IPv4 only.
@@ -33,8 +35,10 @@ const (
 type Verdict string
 
 const (
+	// Accept lets the packet pass this rule set (see above).
 	Accept Verdict = "accept"
-	Drop   Verdict = "drop"
+	// Drop discards the packet silently.
+	Drop Verdict = "drop"
 	// Reject answers with a TCP reset (TCP) or an ICMP port-unreachable
 	// (anything else). It is not valid at [PreDNAT]: iptables allows REJECT
 	// only in the filter table, after routing.

@@ -59,6 +59,7 @@ type APIError struct {
 	Err        error         // underlying error, may be nil
 }
 
+// Error names the operation, the kind of failure, and what the API said.
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "origincert: %s: %v", e.Op, e.Kind)

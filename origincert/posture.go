@@ -39,6 +39,7 @@ type Deviation struct {
 	Got     string
 }
 
+// String says which setting deviates, what it is and what it should be.
 func (d Deviation) String() string {
 	got := d.Got
 	if got == "" {

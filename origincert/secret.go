@@ -178,7 +178,7 @@ func readSecret(s *corev1.Secret) (*Installed, error) {
 type Reason string
 
 const (
-	ReasonNone        Reason = ""
+	ReasonNone        Reason = ""                  // nothing to renew
 	ReasonMissing     Reason = "missing"           // no Secret
 	ReasonWrongType   Reason = "wrong-type"        // not kubernetes.io/tls
 	ReasonUnreadable  Reason = "unreadable"        // tls.crt / tls.key missing or broken
@@ -209,6 +209,7 @@ type Decision struct {
 	Detail string // human-readable, names the Secret and what is wrong
 }
 
+// String says "keep" or "renew" with the reason and detail.
 func (d Decision) String() string {
 	if !d.Renew {
 		return "keep: " + d.Detail
