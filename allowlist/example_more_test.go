@@ -137,3 +137,63 @@ func ExampleRefresher_Ranges() {
 	// Output:
 	// embedded: https://www.cloudflare.com/ips-v4 and https://www.cloudflare.com/ips-v6
 }
+
+func ExampleClientIP() {
+	h := allowlist.Middleware{Trusted: allowlist.Cloudflare()}.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Println("client", allowlist.ClientIP(r))
+	}))
+	req := httptest.NewRequest("GET", "/", nil)
+	req.RemoteAddr = "[::ffff:173.245.48.1]:443" // an edge peer, as a dual-stack listener reports it
+	req.Header.Set("CF-Connecting-IP", "2001:db8::42")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	// Output:
+	// client 2001:db8::42
+}
+
+func ExampleNewFetcher() {
+	f := allowlist.NewFetcher(
+		allowlist.WithHTTPClient(&http.Client{Transport: http.DefaultTransport}),
+		allowlist.WithBaseURL("https://api.cloudflare.com/client/v4/"),
+		allowlist.WithTimeout(10*time.Second),
+		allowlist.WithMaxBodySize(64<<10),
+		allowlist.WithJDCloud(),
+		allowlist.WithClock(time.Now),
+	)
+	fmt.Println(f.URL())
+	// Output:
+	// https://api.cloudflare.com/client/v4/ips?networks=jdcloud
+}
+
+// A health check that fails when the list in use has not been confirmed
+// for a week.
+func ExampleRefresher_Status() {
+	now := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	r := &allowlist.Refresher{Clock: func() time.Time { return now }}
+	healthz := func() error {
+		st := r.Status()
+		if st.Age > 7*24*time.Hour {
+			return fmt.Errorf("edge list is %d days old (last error: %v)", int(st.Age.Hours()/24), st.LastError)
+		}
+		return nil
+	}
+	fmt.Println(healthz())
+	// Output:
+	// edge list is 54 days old (last error: <nil>)
+}
+
+func ExampleRefresher_Subscribe() {
+	v4 := texts(allowlist.Embedded().IPv4)[1:] // one range gone
+	api := cloudflareAPI("e5", v4, texts(allowlist.Embedded().IPv6))
+	defer api.Close()
+	r := &allowlist.Refresher{Fetcher: allowlist.NewFetcher(allowlist.WithBaseURL(api.URL))}
+	cancel := r.Subscribe(func(c allowlist.Change) {
+		// e.g. re-render a firewall or NetworkPolicy from c.New
+		fmt.Printf("%d prefixes now; removed %v\n", c.New.Len(), c.Diff.Removed)
+	})
+	defer cancel()
+	if err := r.Refresh(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// 21 prefixes now; removed [173.245.48.0/20]
+}
