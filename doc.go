@@ -34,5 +34,8 @@
 //     admit only edge peers and recover the real client IP without trusting
 //     spoofed headers.
 //
-// The programs under examples/ compose these packages; run them with go run.
+// The programs under examples/ compose these packages; run them with go run:
+// edgecheck shows the embedded ranges and checks addresses against them;
+// originserver is a Go origin with the allowlist Listener, Authenticated
+// Origin Pulls and the allowlist Middleware in front of its handler.
 package originguard
