@@ -36,6 +36,8 @@
 //
 // The programs under examples/ compose these packages; run them with go run:
 // edgecheck shows the embedded ranges and checks addresses against them;
-// originserver is a Go origin with the allowlist Listener, Authenticated
-// Origin Pulls and the allowlist Middleware in front of its handler.
+// nodefirewall renders (or applies) a node's firewall with Cloudflare's
+// ranges as the edge; originserver is a Go origin with the allowlist
+// Listener, Authenticated Origin Pulls and the allowlist Middleware in front
+// of its handler.
 package originguard
