@@ -43,10 +43,11 @@ var ErrRollback = errors.New("rollback failed")
 // tools' dry runs (iptables-restore --test, nft -c), applies, reads the
 // result back and verifies it; on any failure it restores what it saved,
 // exactly, touching only this package's chains, jumps, sets and table.
-// Applying the same Spec again changes nothing.
+// Applying the same Spec again changes nothing. [Applier.Remove] takes
+// what Apply installed off the node again, with the same care.
 //
-// An Applier holds no state and may be shared, but calls to Apply must not
-// overlap on one node.
+// An Applier holds no state and may be shared, but calls to Apply and
+// Remove must not overlap on one node.
 type Applier struct {
 	backend Backend
 	run     Runner
@@ -77,7 +78,7 @@ func (a *Applier) Apply(ctx context.Context, s Spec) error {
 	case NFTables:
 		return a.applyNFT(ctx, s)
 	}
-	return fmt.Errorf("firewall: unknown backend %q (want iptables, ipset or nftables)", a.backend)
+	return errBackend(a.backend)
 }
 
 // families are the iptables tools per address family.
@@ -124,13 +125,7 @@ func (a *Applier) applyIPTables(ctx context.Context, s Spec) error {
 		return err
 	}
 	text := [2]string{script.IPv4, script.IPv6}
-	fail := func(step string, err error) error {
-		err = fmt.Errorf("firewall: %s: %w", step, err)
-		if rb := a.rollbackIPTables(ctx, before); rb != nil {
-			return errors.Join(err, fmt.Errorf("firewall: %w: %w", ErrRollback, rb))
-		}
-		return err
-	}
+	fail := func(step string, err error) error { return a.undoIPTables(ctx, before, step, err) }
 	if a.backend == IPSet {
 		// No dry run exists for ipset; its sets must exist before
 		// iptables-restore --test can check rules that match them.
@@ -186,16 +181,41 @@ func (a *Applier) applyIPTables(ctx context.Context, s Spec) error {
 	return nil
 }
 
+// undoIPTables reports that step failed with err, after putting back what
+// before saved (see rollbackIPTables).
+func (a *Applier) undoIPTables(ctx context.Context, before ipState, step string, err error) error {
+	err = fmt.Errorf("firewall: %s: %w", step, err)
+	if rb := a.rollbackIPTables(ctx, before); rb != nil {
+		return errors.Join(err, fmt.Errorf("firewall: %w: %w", ErrRollback, rb))
+	}
+	return err
+}
+
 // ownLines parses an iptables-save output: per table, the chains of ours
 // that exist, the rules in them, and the number of jumps per hook.
 type ownLines struct {
 	chains map[string][]string // table → our chains declared
 	rules  map[string][]string // table → "-A ORIGINGUARD-..." lines
-	jumps  map[hook]int
+	jumps  map[hook]int        // the canonical jumps "-A <builtin> -j <chain>"
+	// entries holds, per hook, every rule of the hook's built-in chain that
+	// jumps (or goes) to any chain of ours, canonical or not, with its
+	// position; builtin is the number of rules in that built-in chain.
+	entries map[hook][]entry
+	builtin map[hook]int
+}
+
+// entry is one rule of a built-in chain that enters our chains: its
+// 1-based position in the chain and the rule without "-A <builtin> ".
+type entry struct {
+	pos  int
+	spec string
 }
 
 func parseOwn(saved string) ownLines {
-	o := ownLines{chains: map[string][]string{}, rules: map[string][]string{}, jumps: map[hook]int{}}
+	o := ownLines{
+		chains: map[string][]string{}, rules: map[string][]string{}, jumps: map[hook]int{},
+		entries: map[hook][]entry{}, builtin: map[hook]int{},
+	}
 	for _, h := range hooks {
 		o.jumps[h] = countJumps(saved, h)
 	}
@@ -210,9 +230,40 @@ func parseOwn(saved string) ownLines {
 			o.chains[table] = append(o.chains[table], name)
 		case strings.HasPrefix(line, "-A "+chainPrefix):
 			o.rules[table] = append(o.rules[table], line)
+		default:
+			for _, h := range hooks {
+				spec, ok := strings.CutPrefix(line, "-A "+h.builtin+" ")
+				if !ok || table != h.table {
+					continue
+				}
+				o.builtin[h]++
+				if entersOurs(spec) {
+					o.entries[h] = append(o.entries[h], entry{o.builtin[h], spec})
+				}
+			}
 		}
 	}
 	return o
+}
+
+// entersOurs reports whether a rule's target (-j or -g) is one of our
+// chains.
+func entersOurs(spec string) bool {
+	f := strings.Fields(spec)
+	for i := 0; i+1 < len(f); i++ {
+		if (f[i] == "-j" || f[i] == "-g") && strings.HasPrefix(f[i+1], chainPrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func specs(es []entry) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.spec
+	}
+	return out
 }
 
 // verifyIPTables checks that saved (read back after applying) holds as many
@@ -310,14 +361,18 @@ func rollbackScript(before, now string) string {
 			body.WriteString(":" + c + " - [0:0]\n")
 		}
 		for _, h := range hooks {
-			if h.table != table || b.jumps[h] == n.jumps[h] {
+			if h.table != table || slices.Equal(specs(b.entries[h]), specs(n.entries[h])) {
 				continue
 			}
-			for range n.jumps[h] {
-				body.WriteString("-D " + h.builtin + " -j " + h.chain + "\n")
+			for _, e := range n.entries[h] {
+				body.WriteString("-D " + h.builtin + " " + e.spec + "\n")
 			}
-			for range b.jumps[h] {
-				body.WriteString("-I " + h.builtin + " 1 -j " + h.chain + "\n")
+			// Back at their old positions, as far as the chain, which
+			// others may have changed meanwhile, still has them.
+			length := n.builtin[h] - len(n.entries[h])
+			for _, e := range b.entries[h] {
+				body.WriteString("-I " + h.builtin + " " + fmt.Sprint(min(e.pos, length+1)) + " " + e.spec + "\n")
+				length++
 			}
 		}
 		for _, l := range b.rules[table] {
@@ -389,24 +444,11 @@ func (a *Applier) applyNFT(ctx context.Context, s Spec) error {
 	if err != nil {
 		return err
 	}
-	tables, err := a.run(ctx, "", "nft", "list", "tables")
+	before, _, err := a.saveNFT(ctx)
 	if err != nil {
-		return fmt.Errorf("firewall: save: %w", err)
-	}
-	before, existed := "", hasLine(tables, "table inet "+nftTable)
-	if existed {
-		if before, err = a.run(ctx, "", "nft", "list", "table", "inet", nftTable); err != nil {
-			return fmt.Errorf("firewall: save: %w", err)
-		}
-	}
-	fail := func(step string, err error) error {
-		err = fmt.Errorf("firewall: %s: %w", step, err)
-		restore := "table inet " + nftTable + "\ndelete table inet " + nftTable + "\n" + before
-		if _, rb := a.run(ctx, restore, "nft", "-f", "-"); rb != nil {
-			return errors.Join(err, fmt.Errorf("firewall: %w: %w", ErrRollback, rb))
-		}
 		return err
 	}
+	fail := func(step string, err error) error { return a.undoNFT(ctx, before, step, err) }
 	if _, err := a.run(ctx, script.NFT, "nft", "-c", "-f", "-"); err != nil {
 		return fmt.Errorf("firewall: check: %w", err) // nothing changed yet
 	}
@@ -421,6 +463,32 @@ func (a *Applier) applyNFT(ctx context.Context, s Spec) error {
 		return fail("verify", fmt.Errorf("table inet %s has rules per chain %v, want %v", nftTable, got, want))
 	}
 	return nil
+}
+
+// saveNFT returns our table as nft lists it, and whether it exists.
+func (a *Applier) saveNFT(ctx context.Context) (before string, exists bool, err error) {
+	tables, err := a.run(ctx, "", "nft", "list", "tables")
+	if err != nil {
+		return "", false, fmt.Errorf("firewall: save: %w", err)
+	}
+	if !hasLine(tables, "table inet "+nftTable) {
+		return "", false, nil
+	}
+	if before, err = a.run(ctx, "", "nft", "list", "table", "inet", nftTable); err != nil {
+		return "", true, fmt.Errorf("firewall: save: %w", err)
+	}
+	return before, true, nil
+}
+
+// undoNFT reports that step failed with err, after putting our table back
+// as saveNFT saw it (before is "" if there was none), in one transaction.
+func (a *Applier) undoNFT(ctx context.Context, before, step string, err error) error {
+	err = fmt.Errorf("firewall: %s: %w", step, err)
+	restore := "table inet " + nftTable + "\ndelete table inet " + nftTable + "\n" + before
+	if _, rb := a.run(ctx, restore, "nft", "-f", "-"); rb != nil {
+		return errors.Join(err, fmt.Errorf("firewall: %w: %w", ErrRollback, rb))
+	}
+	return err
 }
 
 func hasLine(text, want string) bool {

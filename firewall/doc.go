@@ -122,11 +122,43 @@
 // the output of iptables-save to [Spec.Render] each time so that the jump
 // lines come out right.
 //
+// # Uninstalling and switching backends
+//
+// [Applier.Remove] takes this package's firewall off the node, for the
+// Applier's backend: with the iptables backends, every rule of mangle
+// PREROUTING and filter INPUT that jumps into an ORIGINGUARD-* chain, then
+// those chains, in IPv4 and IPv6 (one iptables-restore --noflush
+// transaction per family), and with [IPSet] then the og-* ipsets; with
+// [NFTables], the table inet originguard (one nft -f transaction). Nothing
+// else is touched, removing twice is harmless, and a failure restores the
+// previous rules as Apply does. To uninstall, stop the DaemonSet first (or
+// it will apply again), then run Remove once on each node:
+//
+//	err := firewall.NewApplier(firewall.IPSet).Remove(ctx)
+//
+// The Applier only ever replaces what it owns for its own backend, so
+// applying with a new backend leaves the old one's rules in place, and
+// both then filter (from ipset to iptables, the shared chains are replaced
+// but the og-* ipsets stay). To switch, Remove with the old backend's Applier, then
+// Apply with the new one:
+//
+//	if err := firewall.NewApplier(firewall.IPTables).Remove(ctx); err != nil {
+//		return err
+//	}
+//	err := firewall.NewApplier(firewall.NFTables).Apply(ctx, spec)
+//
+// Between the two calls the node is unfiltered for a moment. Between
+// nftables and an iptables backend, the order can be turned round if that
+// matters (both filter meanwhile); not between [IPTables] and [IPSet],
+// which share the ORIGINGUARD-* chains, so that the old Remove would take
+// the new rules away.
+//
 // # Limits
 //
 // Rules match TCP, UDP and IP-in-IP only; ICMP echo (ping) is not let in.
 // The Applier replaces what it owns for its own backend (and destroys the
-// ipsets of sets dropped from the Spec): it does not remove the rules of
-// another backend after a switch. IPv6 is always rendered: a node without ip6tables
+// ipsets of sets dropped from the Spec): Apply does not remove the rules
+// of another backend after a switch; Remove does, with the old backend's
+// Applier. IPv6 is always rendered: a node without ip6tables
 // support fails the IPv6 step (and is rolled back).
 package firewall

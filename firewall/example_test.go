@@ -256,3 +256,68 @@ func ExampleApplier_Apply_rollback() {
 	// error: firewall: apply: netlink: Error: Could not process rule: No buffer space available
 	// rollback failed: false
 }
+
+// Remove takes the firewall off the node. This Runner fakes a node where
+// the iptables backend runs next to kube-proxy (IPv4 only, filter table
+// only, for brevity) and prints the commands and what Remove feeds
+// iptables-restore: our jump and chains go, in one transaction; KUBE-*
+// stays. A second Remove finds nothing and only looks.
+func ExampleApplier_Remove() {
+	node := `*filter
+:INPUT ACCEPT [0:0]
+:KUBE-FIREWALL - [0:0]
+:ORIGINGUARD-INPUT - [0:0]
+:ORIGINGUARD-LOCAL - [0:0]
+-A INPUT -j ORIGINGUARD-INPUT
+-A INPUT -j KUBE-FIREWALL
+-A KUBE-FIREWALL -m conntrack --ctstate INVALID -j DROP
+-A ORIGINGUARD-INPUT -i eth0 -j ORIGINGUARD-LOCAL
+-A ORIGINGUARD-LOCAL -j DROP
+COMMIT
+`
+	fake := func(_ context.Context, stdin, name string, args ...string) (string, error) {
+		fmt.Println("$", strings.Join(append([]string{name}, args...), " "))
+		switch {
+		case name == "iptables-save":
+			return node, nil
+		case name == "iptables-restore" && args[0] == "--noflush":
+			fmt.Print(stdin)
+			var left strings.Builder
+			for line := range strings.Lines(node) {
+				if !strings.Contains(line, "ORIGINGUARD") {
+					left.WriteString(line)
+				}
+			}
+			node = left.String()
+		}
+		return "", nil
+	}
+	a := firewall.NewApplier(firewall.IPTables, firewall.WithRunner(fake))
+	fmt.Println("error:", a.Remove(context.Background()))
+	fmt.Println("error:", a.Remove(context.Background()))
+	fmt.Print(node)
+	// Output:
+	// $ iptables-save
+	// $ ip6tables-save
+	// $ iptables-restore --test --noflush
+	// $ iptables-restore --noflush
+	// *filter
+	// :ORIGINGUARD-INPUT - [0:0]
+	// :ORIGINGUARD-LOCAL - [0:0]
+	// -D INPUT -j ORIGINGUARD-INPUT
+	// -X ORIGINGUARD-INPUT
+	// -X ORIGINGUARD-LOCAL
+	// COMMIT
+	// $ iptables-save
+	// $ ip6tables-save
+	// error: <nil>
+	// $ iptables-save
+	// $ ip6tables-save
+	// error: <nil>
+	// *filter
+	// :INPUT ACCEPT [0:0]
+	// :KUBE-FIREWALL - [0:0]
+	// -A INPUT -j KUBE-FIREWALL
+	// -A KUBE-FIREWALL -m conntrack --ctstate INVALID -j DROP
+	// COMMIT
+}
