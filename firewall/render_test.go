@@ -1,21 +1,17 @@
 package firewall_test
 
 import (
-	"flag"
 	"math/rand/v2"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/originguard/originguard/internal/golden"
+
 	"github.com/originguard/originguard/firewall"
 )
 
 var mp = netip.MustParsePrefix
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // goldenSpecs are rendered for every backend and compared with
 // testdata/<name>.<backend>.<part>.
@@ -51,20 +47,7 @@ func TestRenderGolden(t *testing.T) {
 				if got == "" {
 					continue
 				}
-				path := filepath.Join("testdata", name+"."+string(b)+"."+part)
-				if *update {
-					if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					continue
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("%v (run go test -update to create it)", err)
-				}
-				if diff := cmp.Diff(string(want), got); diff != "" {
-					t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-				}
+				golden.Check(t, name+"."+string(b)+"."+part, got)
 			}
 		}
 	}

@@ -2,20 +2,17 @@ package origincert_test
 
 import (
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/originguard/originguard/internal/golden"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/originguard/originguard/origincert"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // secretSpec describes a TLS Secret for tests; zero values give a valid
 // ECDSA Secret for example.com signed by the test ECC root, valid for a
@@ -130,26 +127,9 @@ func TestCASecretGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "ca-secret.golden.json", got)
+	golden.Check(t, "ca-secret.golden.json", string(got))
 	if _, err := origincert.CASecret("a", "b", []byte("nope")); err == nil {
 		t.Error("CASecret accepted a non-PEM CA")
-	}
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", path, diff)
 	}
 }
 

@@ -1,46 +1,24 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/originguard/originguard/internal/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files")
-
 var now = time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", name, diff)
-	}
-}
 
 func TestEmbedded(t *testing.T) {
 	var out strings.Builder
 	if err := run(&out, false, "http://127.0.0.1:1", nil, now); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "embedded.txt", out.String())
+	golden.Check(t, "embedded.txt", out.String())
 }
 
 func TestFetch(t *testing.T) {
@@ -57,7 +35,7 @@ func TestFetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := strings.ReplaceAll(out.String(), api.URL, "API")
-	golden(t, "fetch.txt", got)
+	golden.Check(t, "fetch.txt", got)
 }
 
 func TestFetchFailsKeepsEmbedded(t *testing.T) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"io"
 	"net/netip"
 	"os"
@@ -11,30 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/originguard/originguard/internal/golden"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/originguard/originguard/allowlist"
 	"github.com/originguard/originguard/internal/testbed"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", name, diff)
-	}
-}
 
 func render(t *testing.T, args ...string) string {
 	t.Helper()
@@ -64,7 +46,7 @@ func TestRender(t *testing.T) {
 	} {
 		t.Run(tc.backend, func(t *testing.T) {
 			got := render(t, append([]string{"-backend", tc.backend}, node...)...)
-			golden(t, tc.golden, got)
+			golden.Check(t, tc.golden, got)
 			// Composition: every embedded Cloudflare range is in the rule set.
 			for _, p := range allowlist.Cloudflare().Prefixes() {
 				if !strings.Contains(got, p.String()) {
@@ -86,7 +68,7 @@ func TestDefaultIsNFTablesOnEth0(t *testing.T) {
 
 func TestEdgeFile(t *testing.T) {
 	got := render(t, append([]string{"-edge-file", filepath.Join("testdata", "edge.txt")}, node...)...)
-	golden(t, "edge-file.txt", got)
+	golden.Check(t, "edge-file.txt", got)
 	for _, want := range []string{"192.0.2.0/26", "198.51.100.7", "2001:db8:1::/64", "2 IPv4 + 1 IPv6 prefixes from testdata/edge.txt"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("edge file entry %q missing from the output", want)
