@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Regenerates internal/testbed/crds/calico.yaml, the projectcalico.org/v3
-# CustomResourceDefinitions the test bed installs, from the
+# Regenerates internal/testbed/crds/calico.yaml and calico-crd.yaml, the
+# projectcalico.org/v3 and crd.projectcalico.org/v1 CustomResourceDefinitions
+# (same kinds and schemas, the two ways clusters serve Calico's API) the test
+# bed installs, from the
 # github.com/projectcalico/api types pinned in hack/crd/go.mod: controller-gen
 # (crd:allowDangerousTypes=true, because `order` is a float) derives the
 # schemas, and main.go fixes what controller-gen cannot see (scope from
@@ -18,4 +20,5 @@ src=$(go list -f '{{.Dir}}' "$pkg")
 generator="controller-gen $(go list -m -f '{{.Version}}' sigs.k8s.io/controller-tools)"
 mkdir -p ../../internal/testbed/crds
 go run . -in "$tmp" -src "$src" -generator "$generator" -out ../../internal/testbed/crds/calico.yaml
-echo "wrote internal/testbed/crds/calico.yaml"
+go run . -in "$tmp" -src "$src" -generator "$generator" -group crd.projectcalico.org -version v1 -out ../../internal/testbed/crds/calico-crd.yaml
+echo "wrote internal/testbed/crds/calico.yaml and calico-crd.yaml"
