@@ -3,14 +3,17 @@ package kubeout_test
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	calicov3 "github.com/projectcalico/api/pkg/apis/projectcalico/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/originguard/originguard/internal/kubeout"
 	"github.com/originguard/originguard/internal/testbed"
@@ -133,4 +136,54 @@ func TestApply(t *testing.T) {
 	if _, err := kubeout.Apply(ctx, dyn, bad, "kubeout-test"); err == nil || !strings.Contains(err.Error(), "extra") {
 		t.Errorf("unknown field: err = %v, want a refusal naming it", err)
 	}
+}
+
+// TestMarshalIsSigsYAML: Marshal's fast path gives byte for byte what
+// sigs.k8s.io/yaml.Marshal gives, for values that stress number typing,
+// quoting and line folding.
+func TestMarshalIsSigsYAML(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	strs := []string{"", "true", "false", "null", "~", "yes", "no", "on", "1", "1.5", "-0", "0x1f", "1e3", "1:20", ".inf", "a: b", "- x", "#c", "'q'", "\"dq\"",
+		"multi\nline", " lead", "trail ", "ünïcode", "has(kubernetes.io/hostname)", `originguard.io/set == "edge"`, "global()", "30000:32767", "*", "&a", "!tag", "%p", "@", "`",
+		strings.Repeat("long words that the emitter folds ", 5), "2001:db8::/32", "169.254.169.254/32", "{a}", "[b]", "x,y", "?", "|", ">"}
+	nums := []any{0, 1, -1, 53, 65535, 1000000, 1 << 40, int64(-1) << 62, uint64(1) << 63, 0.5, 10.5, 1e6, 1e21, 1e-7, -2.25, 3.0}
+	var value func(depth int) any
+	value = func(depth int) any {
+		switch k := r.IntN(6); {
+		case k == 0 && depth < 4:
+			m := map[string]any{}
+			for range r.IntN(5) {
+				m[strs[r.IntN(len(strs))]] = value(depth + 1)
+			}
+			return m
+		case k == 1 && depth < 4:
+			var l []any
+			for range r.IntN(4) {
+				l = append(l, value(depth+1))
+			}
+			return l
+		case k == 2:
+			return nums[r.IntN(len(nums))]
+		case k == 3:
+			return r.IntN(2) == 0
+		case k == 4:
+			return nil
+		default:
+			return strs[r.IntN(len(strs))]
+		}
+	}
+	check := func(v any) {
+		t.Helper()
+		want, werr := sigsyaml.Marshal(v)
+		got, gerr := kubeout.Marshal(v)
+		if (werr != nil) != (gerr != nil) || string(got) != string(want) {
+			t.Fatalf("value %#v:\nsigs: %q %v\nfast: %q %v", v, want, werr, got, gerr)
+		}
+	}
+	for range 3000 {
+		check(map[string]any{"spec": value(0)})
+	}
+	check(secret("ns"))
+	order := 1e6
+	check(&calicov3.GlobalNetworkPolicy{Spec: calicov3.GlobalNetworkPolicySpec{Order: &order}})
 }
