@@ -16,10 +16,14 @@
 //     visible), keep the ports a node needs open, and never touch chains
 //     that kube-proxy, Calico or Docker own; an optional applier checks,
 //     applies, verifies and rolls back.
-//   - Cluster network policy — package netpol (planned): Kubernetes
-//     NetworkPolicy and Calico GlobalNetworkPolicy, GlobalNetworkSet and
-//     HostEndpoint generators: default deny, failsafe ports, NodePorts from
-//     the edge only, and a "what may reach this port?" query.
+//   - Cluster network policy — package netpol: Kubernetes NetworkPolicies
+//     (default deny, DNS, the ingress controller reachable only from the
+//     edge, egress allowlists, cloud metadata blocked) and Calico
+//     GlobalNetworkSets, host-endpoint GlobalNetworkPolicies (Felix's
+//     failsafes plus the kubelet's 10250 it misses, so a host deny locks
+//     nobody out), a pre-DNAT policy for NodePorts from the edge only, and
+//     HostEndpoints, as typed objects or YAML for projectcalico.org/v3 and
+//     crd.projectcalico.org/v1, with an optional server-side apply.
 //   - Transport — package origincert: Cloudflare Origin CA certificates as
 //     kubernetes.io/tls Secrets (with the Origin CA root as ca.crt), renewal
 //     decisions and a crash-safe renewal flow, the zone's TLS posture, and
