@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	calicov3 "github.com/projectcalico/api/pkg/apis/projectcalico/v3"
+	"github.com/projectcalico/api/pkg/lib/numorstring"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -195,5 +196,64 @@ func TestApplyRefusesWhatTheServerRefuses(t *testing.T) {
 	err = o.Apply(context.Background(), dyn, netpol.CalicoAPI, "")
 	if err == nil || !strings.Contains(err.Error(), "bad-except") || !strings.Contains(err.Error(), "except") {
 		t.Errorf("err = %v, want the server's refusal naming the object and the except", err)
+	}
+}
+
+// TestApplyUsersObjects applies objects a user may already have, of the
+// kinds Objects holds beyond what Spec generates (a tier, a namespaced
+// Calico NetworkSet and NetworkPolicy), in both forms, and reads them back.
+func TestApplyUsersObjects(t *testing.T) {
+	cfg := testbed.APIServer(t)
+	testbed.InstallCRDs(t, cfg, testbed.CalicoCRDs(t)...)
+	testbed.InstallCRDs(t, cfg, testbed.CalicoCRDGroupCRDs(t)...)
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, form := range []netpol.Form{netpol.CalicoAPI, netpol.CalicoCRD} {
+		ns := testbed.Namespace(t, cfg)
+		tierOrder, order := 100.0, 5.0
+		pass := calicov3.Pass
+		tcp := numorstring.ProtocolFromString("TCP")
+		o := netpol.Objects{
+			Tiers: []calicov3.Tier{{ObjectMeta: metav1.ObjectMeta{Name: "platform"}, Spec: calicov3.TierSpec{Order: &tierOrder, DefaultAction: &pass}}},
+			NetworkSets: []calicov3.NetworkSet{{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "partners", Labels: map[string]string{"role": "partner"}},
+				Spec:       calicov3.NetworkSetSpec{Nets: []string{"192.0.2.0/24"}},
+			}},
+			CalicoNetworkPolicies: []calicov3.NetworkPolicy{{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "platform.allow-partners"},
+				Spec: calicov3.NetworkPolicySpec{
+					Tier: "platform", Order: &order, Selector: "app == 'web'",
+					Types: []calicov3.PolicyType{calicov3.PolicyTypeIngress},
+					Ingress: []calicov3.Rule{{
+						Action: calicov3.Allow, Protocol: &tcp,
+						Source:      calicov3.EntityRule{Selector: "role == 'partner'"},
+						Destination: calicov3.EntityRule{Ports: []numorstring.Port{numorstring.SinglePort(443)}},
+					}},
+				},
+			}},
+		}
+		if err := o.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Apply(context.Background(), dyn, form, ""); err != nil {
+			t.Fatalf("%s: %v", form, err)
+		}
+		var tier calicov3.Tier
+		readBack(t, dyn, calicoGVR(form, "tiers"), "", "platform", &tier)
+		if diff := cmp.Diff(o.Tiers[0].Spec, tier.Spec); diff != "" {
+			t.Errorf("%s: Tier (-want +got):\n%s", form, diff)
+		}
+		var set calicov3.NetworkSet
+		readBack(t, dyn, calicoGVR(form, "networksets"), ns, "partners", &set)
+		if diff := cmp.Diff(o.NetworkSets[0].Spec, set.Spec); diff != "" {
+			t.Errorf("%s: NetworkSet (-want +got):\n%s", form, diff)
+		}
+		var np calicov3.NetworkPolicy
+		readBack(t, dyn, calicoGVR(form, "networkpolicies"), ns, "platform.allow-partners", &np)
+		if diff := cmp.Diff(o.CalicoNetworkPolicies[0].Spec, np.Spec); diff != "" {
+			t.Errorf("%s: NetworkPolicy (-want +got):\n%s", form, diff)
+		}
 	}
 }

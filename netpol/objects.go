@@ -31,39 +31,60 @@ const (
 )
 
 // Objects are Kubernetes and Calico policy objects, typed: what
-// [Spec.Generate] returns, or what a cluster already holds (fill it from a
-// List call or decoded YAML). The Calico objects are projectcalico.org/v3
-// types whatever form they are served in.
+// [Spec.Generate] returns (which fills GlobalNetworkSets,
+// GlobalNetworkPolicies, NetworkPolicies and HostEndpoints), or what a
+// cluster already holds (fill it from List calls or decoded YAML). The
+// Calico objects are projectcalico.org/v3 types whatever form they are
+// served in. The zero value holds nothing; Objects is a plain value, safe
+// for concurrent reads.
 //
-// The fields are in the order the objects must reach a cluster:
-// GlobalNetworkSets before the policies that select them, the policies
-// before the HostEndpoints, because a HostEndpoint with a named interface
-// denies all of its host's traffic (but Felix's failsafe ports) until a
-// policy allows it. [Objects.YAML] and [Objects.Apply] keep that order.
+// The fields are in the order the objects must reach a cluster: tiers
+// before the policies in them, network sets before the policies that
+// select them, the policies before the HostEndpoints, because a
+// HostEndpoint with a named interface denies all of its host's traffic
+// (but Felix's failsafe ports) until a policy allows it. [Objects.YAML] and
+// [Objects.Apply] keep that order.
 type Objects struct {
+	Tiers                 []calicov3.Tier
 	GlobalNetworkSets     []calicov3.GlobalNetworkSet
+	NetworkSets           []calicov3.NetworkSet // Calico's namespaced sets
 	GlobalNetworkPolicies []calicov3.GlobalNetworkPolicy
+	CalicoNetworkPolicies []calicov3.NetworkPolicy // Calico's namespaced policies
 	NetworkPolicies       []networkingv1.NetworkPolicy
 	HostEndpoints         []calicov3.HostEndpoint
 }
 
-// list returns pointers to copies of o's objects in apply order, with the
-// Calico ones in form.
+// list returns pointers to copies of o's objects in apply order, the
+// Calico ones with TypeMeta for form.
 func (o Objects) list(form Form) []kubeout.Object {
-	out := make([]kubeout.Object, 0, len(o.GlobalNetworkSets)+len(o.GlobalNetworkPolicies)+len(o.NetworkPolicies)+len(o.HostEndpoints))
+	out := make([]kubeout.Object, 0, len(o.Tiers)+len(o.GlobalNetworkSets)+len(o.NetworkSets)+len(o.GlobalNetworkPolicies)+
+		len(o.CalicoNetworkPolicies)+len(o.NetworkPolicies)+len(o.HostEndpoints))
+	v := string(form)
+	for _, x := range o.Tiers {
+		x.APIVersion, x.Kind = v, calicov3.KindTier
+		out = append(out, &x)
+	}
 	for _, x := range o.GlobalNetworkSets {
-		x.APIVersion = string(form)
+		x.APIVersion, x.Kind = v, calicov3.KindGlobalNetworkSet
+		out = append(out, &x)
+	}
+	for _, x := range o.NetworkSets {
+		x.APIVersion, x.Kind = v, calicov3.KindNetworkSet
 		out = append(out, &x)
 	}
 	for _, x := range o.GlobalNetworkPolicies {
-		x.APIVersion = string(form)
+		x.APIVersion, x.Kind = v, calicov3.KindGlobalNetworkPolicy
+		out = append(out, &x)
+	}
+	for _, x := range o.CalicoNetworkPolicies {
+		x.APIVersion, x.Kind = v, calicov3.KindNetworkPolicy
 		out = append(out, &x)
 	}
 	for i := range o.NetworkPolicies {
 		out = append(out, &o.NetworkPolicies[i])
 	}
 	for _, x := range o.HostEndpoints {
-		x.APIVersion = string(form)
+		x.APIVersion, x.Kind = v, calicov3.KindHostEndpoint
 		out = append(out, &x)
 	}
 	return out
@@ -124,13 +145,19 @@ func nameOf(obj kubeout.Object) string {
 //   - NetworkPolicy: ipBlock cidrs and excepts that do not parse, an
 //     except not strictly inside its cidr (the API server refuses it),
 //     endPort without a numeric port or before it;
-//   - GlobalNetworkPolicy: no types (Felix reads empty types as Ingress
-//     and Egress, and nothing defaults them through the CRDs), no order
-//     or an order another policy of its tier has, a preDNAT policy that
-//     has egress or lacks applyOnForward or is also doNotTrack, nets that
-//     do not parse, ports without a TCP, UDP or SCTP protocol;
-//   - GlobalNetworkSet: nets that do not parse;
-//   - HostEndpoint: no node, neither interface nor expected IPs.
+//   - GlobalNetworkPolicy and Calico NetworkPolicy: no types (Felix reads
+//     empty types as Ingress and Egress, and nothing defaults them through
+//     the CRDs); no order, or an order another policy of its tier has
+//     (1000 in the default tier is the Kubernetes NetworkPolicies' order
+//     when o holds any); rules with an unknown action, nets that do not
+//     parse, ports without a TCP, UDP, SCTP or UDPLite protocol, ICMP
+//     matches without an ICMP protocol;
+//   - GlobalNetworkPolicy: a preDNAT policy that has egress, lacks
+//     applyOnForward or is also doNotTrack; doNotTrack without
+//     applyOnForward;
+//   - GlobalNetworkSet and NetworkSet: nets that do not parse;
+//   - HostEndpoint: no node, neither interface nor expected IPs, expected
+//     IPs that do not parse.
 //
 // It does not parse Calico selectors.
 func (o Objects) Validate() error {
@@ -153,32 +180,45 @@ func (o Objects) Validate() error {
 		order float64
 	}
 	orders := map[tierOrder]string{}
-	for i := range o.GlobalNetworkPolicies {
-		g := &o.GlobalNetworkPolicies[i]
-		at := fmt.Sprintf("GlobalNetworkPolicy %s", g.Name)
-		s := &g.Spec
-		if len(s.Types) == 0 {
+	if len(o.NetworkPolicies) > 0 {
+		// Calico puts Kubernetes NetworkPolicies in the default tier at
+		// order 1000.
+		orders[tierOrder{"default", 1000}] = "every Kubernetes NetworkPolicy"
+	}
+	policy := func(at, tier string, order *float64, types []calicov3.PolicyType, ingress, egress []calicov3.Rule) {
+		if len(types) == 0 {
 			bad("%s: spec.types: empty: Felix treats that as Ingress and Egress, and the crd.projectcalico.org/v1 CRDs do not default it", at)
 		}
-		for j, t := range s.Types {
+		for j, t := range types {
 			if t != calicov3.PolicyTypeIngress && t != calicov3.PolicyTypeEgress {
 				bad("%s: spec.types[%d]: %q: want Ingress or Egress", at, j, t)
 			}
 		}
-		if s.Order == nil {
+		if order == nil {
 			bad("%s: spec.order: not set: the policy sorts last and ties with every other unordered one", at)
 		} else {
-			tier := s.Tier
 			if tier == "" {
 				tier = "default"
 			}
-			key := tierOrder{tier, *s.Order}
+			key := tierOrder{tier, *order}
 			if other, ok := orders[key]; ok {
-				bad("%s: spec.order: %v, as %s has in tier %q: equal orders tie-break by name, differently across Calico versions", at, *s.Order, other, tier)
+				bad("%s: spec.order: %v, as %s has in tier %q: equal orders tie-break by name, differently across Calico versions", at, *order, other, tier)
 			} else {
-				orders[key] = g.Name
+				orders[key] = at
 			}
 		}
+		for j, r := range ingress {
+			checkCalicoRule(fmt.Sprintf("%s: spec.ingress[%d]", at, j), r, bad)
+		}
+		for j, r := range egress {
+			checkCalicoRule(fmt.Sprintf("%s: spec.egress[%d]", at, j), r, bad)
+		}
+	}
+	for i := range o.GlobalNetworkPolicies {
+		g := &o.GlobalNetworkPolicies[i]
+		at := fmt.Sprintf("GlobalNetworkPolicy %s", g.Name)
+		s := &g.Spec
+		policy(at, s.Tier, s.Order, s.Types, s.Ingress, s.Egress)
 		if s.PreDNAT {
 			if slices.Contains(s.Types, calicov3.PolicyTypeEgress) {
 				bad("%s: spec.types: a preDNAT policy applies to ingress only, not Egress", at)
@@ -196,12 +236,14 @@ func (o Objects) Validate() error {
 		if s.DoNotTrack && !s.ApplyOnForward {
 			bad("%s: spec.applyOnForward: a doNotTrack policy must set it", at)
 		}
-		for j, r := range s.Ingress {
-			checkCalicoRule(fmt.Sprintf("%s: spec.ingress[%d]", at, j), r, bad)
-		}
-		for j, r := range s.Egress {
-			checkCalicoRule(fmt.Sprintf("%s: spec.egress[%d]", at, j), r, bad)
-		}
+	}
+	for i := range o.CalicoNetworkPolicies {
+		n := &o.CalicoNetworkPolicies[i]
+		policy(fmt.Sprintf("NetworkPolicy (Calico) %s/%s", n.Namespace, n.Name), n.Spec.Tier, n.Spec.Order, n.Spec.Types, n.Spec.Ingress, n.Spec.Egress)
+	}
+	for i := range o.NetworkSets {
+		s := &o.NetworkSets[i]
+		checkNets(fmt.Sprintf("NetworkSet %s/%s: spec.nets", s.Namespace, s.Name), s.Spec.Nets, bad)
 	}
 	for i := range o.GlobalNetworkSets {
 		s := &o.GlobalNetworkSets[i]

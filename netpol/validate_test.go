@@ -207,7 +207,7 @@ func TestObjectsValidate(t *testing.T) {
 		"GlobalNetworkPolicy originguard-nodeports: spec.egress: a preDNAT policy may have no egress rules",
 		"GlobalNetworkPolicy originguard-nodeports: spec.applyOnForward: a preDNAT policy must set it",
 		"GlobalNetworkPolicy originguard-host-failsafe: spec.types: empty",
-		"GlobalNetworkPolicy originguard-host-cluster: spec.order: 110, as originguard-host-node has",
+		"GlobalNetworkPolicy originguard-host-cluster: spec.order: 110, as GlobalNetworkPolicy originguard-host-node has",
 		"GlobalNetworkPolicy originguard-host-deny: spec.order: not set",
 		"GlobalNetworkPolicy originguard-host-failsafe: spec.ingress[0].protocol: ports need",
 		`GlobalNetworkSet originguard-edge: spec.nets[3]: "192.0.2.0/33"`,
@@ -218,5 +218,39 @@ func TestObjectsValidate(t *testing.T) {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error does not contain %q:\n%v", w, err)
 		}
+	}
+}
+
+// TestObjectsValidateOrdersAcrossKinds: Calico NetworkPolicies share their
+// tier's order with GlobalNetworkPolicies, and Calico gives Kubernetes
+// NetworkPolicies order 1000 in the default tier.
+func TestObjectsValidateOrdersAcrossKinds(t *testing.T) {
+	thousand, five := 1000.0, 5.0
+	o := netpol.Objects{
+		NetworkPolicies: []networkingv1.NetworkPolicy{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "default-deny"}}},
+		GlobalNetworkPolicies: []calicov3.GlobalNetworkPolicy{
+			{ObjectMeta: metav1.ObjectMeta{Name: "at-1000"}, Spec: calicov3.GlobalNetworkPolicySpec{Order: &thousand, Types: []calicov3.PolicyType{calicov3.PolicyTypeIngress}}},
+			{ObjectMeta: metav1.ObjectMeta{Name: "platform.five"}, Spec: calicov3.GlobalNetworkPolicySpec{Tier: "platform", Order: &five, Types: []calicov3.PolicyType{calicov3.PolicyTypeEgress}}},
+			{ObjectMeta: metav1.ObjectMeta{Name: "five-in-default"}, Spec: calicov3.GlobalNetworkPolicySpec{Order: &five, Types: []calicov3.PolicyType{calicov3.PolicyTypeEgress}}},
+		},
+		CalicoNetworkPolicies: []calicov3.NetworkPolicy{
+			{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "platform.also-five"}, Spec: calicov3.NetworkPolicySpec{Tier: "platform", Order: &five}},
+		},
+	}
+	err := o.Validate()
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, w := range []string{
+		`GlobalNetworkPolicy at-1000: spec.order: 1000, as every Kubernetes NetworkPolicy has in tier "default"`,
+		`NetworkPolicy (Calico) shop/platform.also-five: spec.types: empty`,
+		`NetworkPolicy (Calico) shop/platform.also-five: spec.order: 5, as GlobalNetworkPolicy platform.five has in tier "platform"`,
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not contain %q:\n%v", w, err)
+		}
+	}
+	if strings.Contains(err.Error(), "five-in-default: spec.order") {
+		t.Errorf("equal orders in different tiers refused:\n%v", err)
 	}
 }
