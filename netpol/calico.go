@@ -189,11 +189,14 @@ func (n NodePorts) ports() Port {
 // (so policies select it as they would the node), and expects the node's
 // InternalIP and ExternalIP addresses.
 //
-// A HostEndpoint with a named interface denies all host traffic through
-// that interface, both ways, from the moment it exists until a policy
-// allows it (only Felix's failsafe ports pass): apply the policies first.
-// [Spec.Render] and [Objects.Apply] put HostEndpoints last for that
-// reason.
+// A HostEndpoint denies all host traffic through its interface, both
+// ways, from the moment it exists until a policy allows it (only Felix's
+// failsafe ports pass): apply the policies first. [Spec.Render] and
+// [Objects.Apply] put HostEndpoints last for that reason. Generate them in
+// the same Spec as the [HostPolicy] that selects them ([Join]):
+// [Spec.Validate] refuses host endpoints (without Profiles) in a Spec
+// without a HostPolicy, and, for a HostPolicy selector of the form
+// has(key), nodes without that label.
 type HostEndpoints struct {
 	Nodes []corev1.Node
 	// Interface is "*" (all the host's interfaces, including traffic from

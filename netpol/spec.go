@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -293,7 +294,36 @@ func (s Spec) Validate() error {
 			}
 		}
 	}
+	// A host endpoint no policy selects denies all of its host's traffic
+	// but Felix's failsafes: the seed's lockout, by another road.
+	for i, h := range s.HostEndpoints {
+		if len(h.Profiles) == 0 && len(s.HostPolicies) == 0 && len(h.Nodes) > 0 {
+			bad("HostEndpoints[%d]: no HostPolicies in the Spec and no Profiles: a host endpoint denies its host's traffic, 10250/tcp included, until a policy allows it", i)
+		}
+		for k, hp := range s.HostPolicies {
+			key, ok := hasSelector(hp.Selector)
+			if !ok {
+				continue // not parsed here; see checkCalicoSelector
+			}
+			for j := range h.Nodes {
+				if _, labelled := h.Nodes[j].Labels[key]; !labelled {
+					bad("HostEndpoints[%d].Nodes[%d]: node %q has no label %q, so HostPolicies[%d].Selector %q does not select its host endpoint, which would deny its traffic", i, j, h.Nodes[j].Name, key, k, hp.Selector)
+				}
+			}
+		}
+	}
 	return p.err()
+}
+
+var hasRE = regexp.MustCompile(`^\s*has\(\s*([A-Za-z0-9_./-]+)\s*\)\s*$`)
+
+// hasSelector returns key when sel is exactly "has(key)".
+func hasSelector(sel string) (string, bool) {
+	m := hasRE.FindStringSubmatch(sel)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
 }
 
 // kubeletOpen reports whether h allows 10250/tcp from all of its control

@@ -133,6 +133,13 @@ func TestValidateRefuses(t *testing.T) {
 			`NetworkSets[2].Name "Bad_Name"`,
 			"NodePorts[2].Ports: a named port",
 		}},
+		{"host endpoints without a policy", netpol.Spec{HostEndpoints: []netpol.HostEndpoints{{Interface: "eth0", Nodes: []corev1.Node{node("a", "10.0.0.1")}}}},
+			[]string{"HostEndpoints[0]: no HostPolicies in the Spec and no Profiles"}},
+		{"host endpoints the host policy does not select", func() netpol.Spec {
+			s := hosts().Spec()
+			delete(s.HostEndpoints[0].Nodes[1].Labels, "kubernetes.io/hostname")
+			return s
+		}(), []string{`HostEndpoints[0].Nodes[1]: node "node-b" has no label "kubernetes.io/hostname", so HostPolicies[0].Selector "has(kubernetes.io/hostname)" does not select`}},
 		{"host endpoints", netpol.Spec{HostEndpoints: []netpol.HostEndpoints{
 			{Interface: "", Nodes: []corev1.Node{node("a", "10.0.0.1")}},
 			{Interface: "eth0", Nodes: []corev1.Node{node("b"), node("b"), node("Bad_Node")}},
