@@ -170,6 +170,9 @@ type NodePorts struct {
 	Selector string  // Calico selector of the host endpoints; required
 	// Ports is the API server's --service-node-port-range; zero means
 	// 30000-32767. Its protocol is ignored: TCP and UDP are both covered.
+	// Validate refuses a range that covers a port a HostPolicy of the
+	// Spec opens (the kubelet's 10250 in a range from 10000, say): the
+	// preDNAT Deny would close it to all but the edge first.
 	Ports   Port
 	EdgeSet string // the NetworkSet allowed in; required
 }

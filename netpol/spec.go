@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -257,6 +258,17 @@ func (s Spec) Validate() error {
 			Port{Number: pr.Number, End: pr.End}.check(f+".Ports", bad)
 		}
 		edgeSet(f+".EdgeSet", n.EdgeSet)
+		// The preDNAT Deny is final and runs before the host policy: a
+		// range that covers a port the host policy opens closes it to
+		// everyone outside the edge.
+		for k, h := range s.HostPolicies {
+			for _, hp := range slices.Concat(h.Failsafe, h.Needed) {
+				if hp.Port.Name == "" && hp.Port.Number != 0 && hp.Port.Number <= pr.last() && pr.Number <= hp.Port.last() &&
+					(hp.Port.Protocol.orTCP() == TCP || hp.Port.Protocol.orTCP() == UDP) {
+					bad("%s.Ports %d-%d: covers %s, which HostPolicies[%d] opens (%s): the preDNAT Deny would refuse it to all but the edge first", f, pr.Number, pr.last(), hp.Port, k, hp.Why)
+				}
+			}
+		}
 	}
 	heps := map[string]string{}
 	for i, h := range s.HostEndpoints {

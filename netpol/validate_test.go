@@ -104,6 +104,11 @@ func TestValidateRefuses(t *testing.T) {
 			h.Needed = append(h.Needed, netpol.HostPort{Port: netpol.TCPPort(1), From: "everyone"}, netpol.HostPort{Port: netpol.TCPPort(2), From: netpol.Edge})
 			h.EdgeSet = "edg"
 		}), []string{`HostPolicies[0].Needed[3].From "everyone"`, `HostPolicies[0].EdgeSet "edg": no such NetworkSet`}},
+		{"a NodePort range over the kubelet", func() netpol.Spec {
+			s := hosts().Spec()
+			s.NodePorts[0].Ports = netpol.PortRange(netpol.TCP, 10000, 32767)
+			return s
+		}(), []string{"NodePorts[0].Ports 10000-32767: covers TCP/10250, which HostPolicies[0] opens (kubelet API"}},
 		{"equal orders", func() netpol.Spec {
 			s := hosts().Spec()
 			s.NodePorts[0].Order = 120 // the cluster policy's
