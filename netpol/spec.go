@@ -212,6 +212,9 @@ func (s Spec) Validate() error {
 			policy(f, n, h.Order+10*float64(j))
 		}
 		checkCalicoSelector(f+".Selector", h.Selector, bad)
+		if strings.ReplaceAll(h.Selector, " ", "") == "all()" {
+			bad("%s.Selector %q: selects every endpoint, pods included: their ingress would meet the host deny", f, h.Selector)
+		}
 		if len(h.Cluster) == 0 {
 			bad("%s.Cluster: no prefixes (a rule with no nets would allow every source)", f)
 		}

@@ -100,6 +100,7 @@ func TestValidateRefuses(t *testing.T) {
 		}},
 		{"no cluster: a rule with no nets allows everyone", host(func(h *netpol.HostPolicy) { h.Cluster = nil }), []string{"HostPolicies[0].Cluster: no prefixes"}},
 		{"host policy without a selector", host(func(h *netpol.HostPolicy) { h.Selector = " " }), []string{"HostPolicies[0].Selector: empty"}},
+		{"host policy over pods too", host(func(h *netpol.HostPolicy) { h.Selector = "all( )" }), []string{`HostPolicies[0].Selector "all( )": selects every endpoint, pods included`}},
 		{"unknown peer and edge set", host(func(h *netpol.HostPolicy) {
 			h.Needed = append(h.Needed, netpol.HostPort{Port: netpol.TCPPort(1), From: "everyone"}, netpol.HostPort{Port: netpol.TCPPort(2), From: netpol.Edge})
 			h.EdgeSet = "edg"
