@@ -192,9 +192,10 @@ func (n NodePorts) ports() Port {
 // (so policies select it as they would the node), and expects the node's
 // InternalIP and ExternalIP addresses.
 //
-// A HostEndpoint denies all host traffic through its interface, both
-// ways, from the moment it exists until a policy allows it (only Felix's
-// failsafe ports pass): apply the policies first. [Spec.Render] and
+// A HostEndpoint without a profile denies all host traffic through its
+// interface ("*": through all of them), both ways, from the moment it
+// exists until a policy allows it (only Felix's failsafe ports pass):
+// apply the policies first. [Spec.Render] and
 // [Objects.Apply] put HostEndpoints last for that reason. Generate them in
 // the same Spec as the [HostPolicy] that selects them ([Join]):
 // [Spec.Validate] refuses host endpoints (without Profiles) in a Spec

@@ -42,8 +42,8 @@ const (
 // The fields are in the order the objects must reach a cluster: tiers
 // before the policies in them, network sets before the policies that
 // select them, the policies before the HostEndpoints, because a
-// HostEndpoint with a named interface denies all of its host's traffic
-// (but Felix's failsafe ports) until a policy allows it. [Objects.YAML] and
+// HostEndpoint without a profile denies its host's traffic (but Felix's
+// failsafe ports) until a policy allows it. [Objects.YAML] and
 // [Objects.Apply] keep that order.
 type Objects struct {
 	Tiers                 []calicov3.Tier
