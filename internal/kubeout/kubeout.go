@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"unicode"
@@ -51,9 +52,9 @@ func checkTypeMeta(obj Object) error {
 // apply -f accepts: every document starts with "---". Each document is
 // byte for byte what sigs.k8s.io/yaml.Marshal makes of the object (JSON
 // field names and omitempty rules, map keys sorted), so equal objects
-// always render to equal bytes; see [Marshal] for how it gets there
-// faster. Large inputs are rendered on all CPUs. It fails only for an
-// object without TypeMeta.
+// always render to equal bytes; see [Marshal] and the emitter in emit.go
+// for how it gets there faster. Large inputs are rendered on all CPUs. It
+// fails only for an object without TypeMeta.
 func YAML(objs ...Object) ([]byte, error) {
 	for _, obj := range objs {
 		if err := checkTypeMeta(obj); err != nil {
@@ -66,8 +67,9 @@ func YAML(objs ...Object) ([]byte, error) {
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
+			var e emitter
 			for i := w; i < len(objs); i += workers {
-				docs[i], errs[i] = Marshal(objs[i])
+				docs[i], errs[i] = e.marshal(objs[i])
 			}
 		})
 	}
@@ -100,7 +102,21 @@ func Marshal(v any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return yamlv2.Marshal(tree)
+	var e emitter
+	return yamlv2.Marshal(e.ordered(tree))
+}
+
+// marshal is [Marshal] through the emitter's fast path where it applies.
+func (e *emitter) marshal(v any) ([]byte, error) {
+	tree, err := jsonTree(v)
+	if err != nil {
+		return nil, err
+	}
+	e.buf = e.buf[:0]
+	if e.doc(tree) {
+		return slices.Clone(e.buf), nil
+	}
+	return yamlv2.Marshal(e.ordered(tree))
 }
 
 // jsonTree is v marshalled to JSON and decoded again, numbers resolved.
