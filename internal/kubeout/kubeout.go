@@ -49,12 +49,12 @@ func checkTypeMeta(obj Object) error {
 }
 
 // YAML renders objs, in the order given, as one YAML stream that kubectl
-// apply -f accepts: every document starts with "---". Each document is
-// byte for byte what sigs.k8s.io/yaml.Marshal makes of the object (JSON
-// field names and omitempty rules, map keys sorted), so equal objects
-// always render to equal bytes; see [Marshal] and the emitter in emit.go
-// for how it gets there faster. Large inputs are rendered on all CPUs. It
-// fails only for an object without TypeMeta.
+// apply -f accepts: every document starts with "---". Equal objects always
+// render to equal bytes, and each document is byte for byte what
+// sigs.k8s.io/yaml.Marshal makes of the object (JSON field names and
+// omitempty rules, keys sorted) wherever that is deterministic; see
+// [Marshal] and emit.go. Large inputs are rendered on all CPUs. It fails
+// only for an object without TypeMeta.
 func YAML(objs ...Object) ([]byte, error) {
 	for _, obj := range objs {
 		if err := checkTypeMeta(obj); err != nil {
@@ -91,12 +91,16 @@ func YAML(objs ...Object) ([]byte, error) {
 }
 
 // Marshal returns what sigs.k8s.io/yaml.Marshal returns for v, about
-// twice as fast. That function marshals v to JSON, parses the JSON with
-// the YAML parser (to get integers as integers) and emits YAML with
-// go.yaml.in/yaml/v2. Marshal parses the JSON with encoding/json instead,
-// turning integral numbers into int64 and the others into float64 as the
-// YAML parser would, and then emits with the same go.yaml.in/yaml/v2. The
-// tests compare the two byte for byte.
+// twice as fast, and the same bytes every time. That function marshals v
+// to JSON, parses the JSON with the YAML parser (to get integers as
+// integers) and emits YAML with go.yaml.in/yaml/v2, which sorts each
+// mapping's keys starting from Go's random map order with a comparison
+// that is not transitive for some keys (a02 < a002 < a00b < a02), so its
+// output for such keys varies from run to run. Marshal parses the JSON
+// with encoding/json, types numbers as the YAML parser would, orders keys
+// bytewise and then stably by the same comparison, and emits with
+// go.yaml.in/yaml/v2. The tests compare the two byte for byte wherever
+// the comparison is consistent.
 func Marshal(v any) ([]byte, error) {
 	tree, err := jsonTree(v)
 	if err != nil {
