@@ -1,0 +1,3 @@
+// Package ingress generates and audits what enforces the Cloudflare edge at
+// the ingress layer, per controller.
+package ingress
