@@ -13,7 +13,7 @@ bash hack/provision.sh
 ORIGINGUARD_KUBE_BIN="$(bash hack/provision.sh --print-bin-dir)"
 export ORIGINGUARD_KUBE_BIN
 
-modules=(. bench hack/crd)
+modules=(. bench hack/crd hack/ingresscrd)
 for m in "${modules[@]}"; do
   [ -f "$m/go.mod" ] || continue
   step "go vet ($m)"

@@ -157,7 +157,7 @@ func genEnvoyGateway(s Spec, out *Output) {
 	if s.ClientIPHeader != "" {
 		ctp.Spec.ClientIPDetection = &ClientIPDetection{XForwardedFor: &XForwardedFor{TrustedCIDRs: s.edgeStrings()}}
 		out.Caveats = append(out.Caveats,
-			Caveat{NeedClientIP, "Envoy Gateway reads the client address from X-Forwarded-For, whose entries are believed only from the edge (trustedCIDRs), not from " + s.ClientIPHeader + ": customHeader would believe that header from any peer"},
+			Caveat{NeedClientIP, "Envoy Gateway takes the client address from X-Forwarded-For (to which Cloudflare appends the visitor), believed only from the edge (trustedCIDRs), not from " + s.ClientIPHeader + ": customHeader would believe that header from any peer"},
 			Caveat{NeedEdgeOnly, "with client-address detection on, SecurityPolicy clientCIDRs match the visitor, so only the edge may connect is enforced by the EnvoyProxy Service's loadBalancerSourceRanges"},
 		)
 	}
