@@ -300,8 +300,13 @@ func (a *auditor) nginxConfig(d *document) {
 		return
 	}
 	a.nginxRealIP = append(a.nginxRealIP, ref(d))
+	// The template sets real_ip_header to the PROXY protocol when that is
+	// on, else to forwarded-for-header (default X-Forwarded-For).
 	header := cm.Data[ConfigForwardedForHeader]
-	if header == "" {
+	switch {
+	case isTrue(cm.Data[ConfigUseProxyProtocol]):
+		header = "a PROXY protocol header"
+	case header == "":
 		header = "X-Forwarded-For"
 	}
 	field := "data[" + ConfigProxyRealIPCIDR + "]"

@@ -176,6 +176,57 @@ func ExampleGenerate_ingressNGINXPeer() {
 	// # caveat (edge-only): no ControllerService: set loadBalancerSourceRanges to the edge and externalTrafficPolicy: Local on the controller's Service yourself, or enforce the edge with a NetworkPolicy or the node firewall
 }
 
+// Traefik's NGINX provider reads the same annotations, but checks the
+// allowlist against the peer: the edge stays on the Ingress even with a
+// client-address header, and the header is left for the backend.
+func ExampleGenerate_traefikNGINX() {
+	s := cloudflareSpec(ingress.TraefikNGINX)
+	s.Edge = s.Edge[:2]
+	s.ControllerService = nil
+	s.SourceRangeLimit = ingress.AWSSourceRangeLimit / 2 // ports 80 and 443
+	out, err := ingress.Generate(s)
+	if err != nil {
+		log.Fatal(err)
+	}
+	show(out)
+	// Output:
+	// ---
+	// apiVersion: networking.k8s.io/v1
+	// kind: Ingress
+	// metadata:
+	//   annotations:
+	//     nginx.ingress.kubernetes.io/allowlist-source-range: 103.21.244.0/22,173.245.48.0/20
+	//     nginx.ingress.kubernetes.io/auth-tls-secret: shop/cloudflare-origin-pull-ca
+	//     nginx.ingress.kubernetes.io/auth-tls-verify-client: "on"
+	//     nginx.ingress.kubernetes.io/force-ssl-redirect: "true"
+	//   labels:
+	//     app.kubernetes.io/managed-by: originguard
+	//   name: shop
+	//   namespace: shop
+	// spec:
+	//   ingressClassName: traefik
+	//   rules:
+	//   - host: shop.example.com
+	//     http:
+	//       paths:
+	//       - backend:
+	//           service:
+	//             name: shop
+	//             port:
+	//               number: 8080
+	//         path: /
+	//         pathType: Prefix
+	//   tls:
+	//   - hosts:
+	//     - shop.example.com
+	//     secretName: shop-origin-ca-cert
+	// # flag --entryPoints.web.forwardedHeaders.trustedIPs=103.21.244.0/22,173.245.48.0/20
+	// # flag --entryPoints.websecure.forwardedHeaders.trustedIPs=103.21.244.0/22,173.245.48.0/20
+	// # caveat (edge-only): Traefik's NGINX provider checks nginx.ingress.kubernetes.io/allowlist-source-range against the peer only while --providers.kubernetesIngressNGINX.ipAllowListStrategy is unset: leave it unset
+	// # caveat (client-ip): Traefik does not rewrite the client address: it passes CF-Connecting-IP to the backend, which may believe it because the allowlist admits only the edge
+	// # caveat (edge-only): no ControllerService: set loadBalancerSourceRanges to the edge and externalTrafficPolicy: Local on the controller's Service yourself, or enforce the edge with a NetworkPolicy or the node firewall
+}
+
 // A Gateway API implementation: client certificates per port through
 // tls.frontend (GEP-91), HTTPS listeners only for the application, a
 // redirect on HTTP.

@@ -128,16 +128,20 @@ type Spec struct {
 	// value means ingress-nginx/ingress-nginx-controller, the Helm chart's.
 	ControllerConfig types.NamespacedName
 	// SourceRangeLimit, when positive, is how many loadBalancerSourceRanges
-	// entries the cloud's load balancer accepts (see [AWSSourceRangeLimit]);
-	// Validate fails when Edge needs more.
+	// entries the cloud's load balancer accepts (for AWS,
+	// [AWSSourceRangeLimit] divided by the Service's ports); Validate fails
+	// when Edge needs more, rather than let the cloud controller fail to
+	// program the load balancer while the Service looks applied.
 	SourceRangeLimit int
 }
 
-// AWSSourceRangeLimit is a conservative loadBalancerSourceRanges limit for
-// AWS: the in-tree and AWS Load Balancer Controller turn every range into
-// security-group rules, and a security group holds 60 inbound rules per
-// address family by default (a quota that can be raised). Cloudflare's 15
-// IPv4 ranges fit; other edges may not.
+// AWSSourceRangeLimit is AWS's default quota of inbound rules per security
+// group (60, per address family; it can be raised). The in-tree cloud
+// provider and the AWS Load Balancer Controller add a security-group rule
+// per source range and port, so divide it by the number of ports the
+// Service exposes: 30 for 80 and 443, which Cloudflare's 15 IPv4 and 7 IPv6
+// ranges fit. Counting both families together, as Validate does, errs on
+// the safe side.
 const AWSSourceRangeLimit = 60
 
 // className is ClassName, or the controller's default when it is empty.
