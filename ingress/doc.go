@@ -119,7 +119,11 @@
 // apply every generated object with fieldValidation=Strict to a real
 // kube-apiserver running the controllers' own CRDs (schemas and CEL rules),
 // taken from their Go modules by hack/ingresscrd. Kong's modules are not on
-// the Go module proxy, so KongPlugin is checked by golden files only; no
-// controller's data plane runs in the tests (Envoy Gateway's translator is
-// too slow to build in CI).
+// the Go module proxy, so KongPlugin is checked by golden files only. No
+// controller runs in the tests (Envoy Gateway's translator is too slow to
+// build in CI); for ingress-nginx a stand-in does: Debian's nginx runs the
+// realip and allow directives ingress-nginx's template writes for the
+// generated ConfigMap and annotations, in network namespaces, and shows with
+// real packets that a forged CF-Connecting-IP is not believed and that the
+// broken setup [AuditYAML] reports really lets it through.
 package ingress
