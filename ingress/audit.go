@@ -19,7 +19,7 @@ import (
 )
 
 // Finding is one deviation [Audit] found: the object, the field, which need
-// it breaks and why that matters.
+// it breaks and why that matters. It is a plain value.
 type Finding struct {
 	Kind      string
 	Namespace string // empty for cluster-scoped objects
@@ -253,6 +253,10 @@ func (a *auditor) checkTrusted(d *document, field string, need Need, items []str
 			a.add(d, field, need, "%s covers every address (%s): anyone who connects directly is treated as the edge", what, p)
 			return
 		}
+	}
+	if why := tooBroad(ps); why != "" {
+		a.add(d, field, need, "%s %s", what, why)
+		return
 	}
 	if len(a.edge) == 0 {
 		return

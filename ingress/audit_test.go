@@ -76,6 +76,16 @@ data: {enable-real-ip: "true", proxy-real-ip-cidr: "173.245.48.0/20, 0.0.0.0/0"}
 			want: []string{"ConfigMap ingress-nginx/nginx-config data[proxy-real-ip-cidr]"},
 		},
 		{
+			name: "proxy-real-ip-cidr as two halves of the Internet",
+			yaml: `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: nginx-config, namespace: ingress-nginx}
+data: {enable-real-ip: "true", proxy-real-ip-cidr: "0.0.0.0/1,128.0.0.0/1"}
+`,
+			want: []string{"ConfigMap ingress-nginx/nginx-config data[proxy-real-ip-cidr]"},
+		},
+		{
 			name: "real IP off: proxy-real-ip-cidr irrelevant",
 			yaml: `
 apiVersion: v1

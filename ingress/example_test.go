@@ -627,6 +627,7 @@ func ExampleSpec_Validate() {
 	// Output:
 	// true
 	// first field: Hosts[1]
+	// ingress: invalid spec:
 	// Hosts[1] "Shop_Example": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')
 	// Edge[0] 0.0.0.0/0: matches every address: the edge must be specific
 	// OriginPullCA.Kind "ConfigMap": ingress-nginx reads the CA only from a Secret

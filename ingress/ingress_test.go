@@ -129,6 +129,15 @@ func TestValidate(t *testing.T) {
 		{"Edge[1]", func(s *ingress.Spec) { s.Edge[1] = netip.MustParsePrefix("0.0.0.0/0") }},
 		{"Edge[0]", func(s *ingress.Spec) { s.Edge[0] = netip.MustParsePrefix("::ffff:173.245.48.0/116") }},
 		{"Edge", func(s *ingress.Spec) { s.SourceRangeLimit = 2 }},
+		{"Edge", func(s *ingress.Spec) {
+			s.Edge = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/1"), netip.MustParsePrefix("128.0.0.0/1")}
+		}},
+		{"Edge", func(s *ingress.Spec) {
+			for i := range 2 { // two /8s: each fine, the sum not
+				s.Edge = append(s.Edge, netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(10 + i)}), 8))
+			}
+		}},
+		{"Edge", func(s *ingress.Spec) { s.Edge = append(s.Edge, netip.MustParsePrefix("2000::/3")) }},
 		{"ClientIPHeader", func(s *ingress.Spec) { s.ClientIPHeader = "CF Connecting IP" }},
 		{"ClientIPHeader", func(s *ingress.Spec) { s.ClientIPHeader = "host" }},
 		{"TLSSecret", func(s *ingress.Spec) { s.TLSSecret = "" }},

@@ -199,7 +199,8 @@ func (s Spec) edgeStrings() []string {
 // ErrInvalidSpec is wrapped by every error [Spec.Validate] returns.
 var ErrInvalidSpec = errors.New("ingress: invalid spec")
 
-// FieldError is one problem [Spec.Validate] found, naming the field.
+// FieldError is one problem [Spec.Validate] found, naming the field. It
+// matches [ErrInvalidSpec] on its own too.
 type FieldError struct {
 	Field string // for example "Edge[2]" or "OriginPullCA.Kind"
 	Value any    // the offending value
@@ -211,8 +212,9 @@ func (e *FieldError) Error() string { return fmt.Sprintf("%s %v: %s", e.Field, e
 // Unwrap makes every FieldError match [ErrInvalidSpec].
 func (e *FieldError) Unwrap() error { return ErrInvalidSpec }
 
-// Validate reports every problem with the Spec at once (errors.Join of
-// [*FieldError], each matching [ErrInvalidSpec]), or nil. A Spec that
+// Validate reports every problem with the Spec at once, or nil: the error
+// matches [ErrInvalidSpec] and holds one [*FieldError] per problem (find
+// them with errors.As, or read them one a line in its message). A Spec that
 // validates always generates.
 func (s Spec) Validate() error {
 	var errs []error
@@ -267,8 +269,12 @@ func (s Spec) Validate() error {
 			bad(field, p, "prefix with a zone")
 		}
 	}
+	specific := slices.DeleteFunc(slices.Clone(s.Edge), func(p netip.Prefix) bool { return p.Bits() == 0 })
+	if why := tooBroad(specific); why != "" {
+		bad("Edge", fmt.Sprintf("(%d prefixes)", len(s.Edge)), "%s", why)
+	}
 	if s.SourceRangeLimit > 0 && len(s.edge()) > s.SourceRangeLimit {
-		bad("Edge", fmt.Sprintf("%d prefixes", len(s.edge())), "more than SourceRangeLimit %d: the cloud load balancer would reject loadBalancerSourceRanges", s.SourceRangeLimit)
+		bad("Edge", fmt.Sprintf("(%d prefixes)", len(s.edge())), "more than SourceRangeLimit %d: the cloud load balancer would reject loadBalancerSourceRanges", s.SourceRangeLimit)
 	}
 	if s.ClientIPHeader != "" {
 		if !validHeaderName(s.ClientIPHeader) {
@@ -330,7 +336,48 @@ func (s Spec) Validate() error {
 	if s.SourceRangeLimit < 0 {
 		bad("SourceRangeLimit", s.SourceRangeLimit, "negative")
 	}
-	return errors.Join(errs...)
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w:\n%w", ErrInvalidSpec, errors.Join(errs...))
+}
+
+// The most an edge may cover, in total: a /8 of IPv4 (2^24 addresses) and a
+// /16 of IPv6 (counted in /64s). Cloudflare's edge is about 2^21 IPv4
+// addresses and 2^36 /64s. A bound on each prefix alone would pass many
+// /9s, so the bound is on the sum (overlaps count twice: it errs on the safe
+// side).
+const (
+	maxEdge4     = 1 << 24
+	maxEdge6Nets = 1 << 48
+)
+
+// tooBroad says why a list of prefixes covers too much to be an edge (or a
+// set of trusted proxies), or "" when it does not.
+func tooBroad(ps []netip.Prefix) string {
+	var v4, v6 uint64
+	for _, p := range ps {
+		if !p.IsValid() {
+			continue
+		}
+		switch {
+		case p.Addr().Is4():
+			v4 += 1 << (32 - p.Bits())
+		case p.Bits() <= 16:
+			v6 += maxEdge6Nets + 1
+		case p.Bits() < 64:
+			v6 += 1 << (64 - p.Bits())
+		default:
+			v6++
+		}
+	}
+	switch {
+	case v4 > maxEdge4:
+		return fmt.Sprintf("covers %d IPv4 addresses, more than a /8: too broad to be an edge", v4)
+	case v6 > maxEdge6Nets:
+		return "covers more IPv6 space than a /16: too broad to be an edge"
+	}
+	return ""
 }
 
 // validHeaderName reports whether name is an RFC 9110 token.
@@ -404,7 +451,7 @@ type Setting struct {
 func (s Setting) String() string { return s.Name + "=" + s.Value }
 
 // Output is what [Generate] produces for one controller. It is a fresh value
-// the caller owns.
+// the caller owns and may modify; nothing else refers to it.
 type Output struct {
 	// Objects are the Kubernetes objects to apply, in apply order.
 	Objects []Object
