@@ -63,7 +63,9 @@ func (d *document) group() string {
 // finding, sorted by object and field. It looks at ingress-nginx controller
 // ConfigMaps and Ingresses, LoadBalancer Services, Gateways and HTTPRoutes,
 // Envoy Gateway ClientTrafficPolicies and SecurityPolicies, Traefik
-// Middlewares and TLSOptions, and Kong plugins; other objects are ignored.
+// Middlewares, TLSOptions and IngressRoutes, and Kong's Ingresses and
+// ip-restriction plugins; other objects are ignored. Static controller
+// configuration (flags, environment) is not visible to it.
 // Objects are judged together: whether an ingress-nginx allowlist judges the
 // peer or the visitor depends on the controller ConfigMap, so pass it too.
 //
@@ -201,6 +203,8 @@ func audit(edge []netip.Prefix, docs []*document) []Finding {
 			a.middleware(d)
 		case d.group() == "traefik.io" && d.Kind == "TLSOption":
 			a.tlsOption(d)
+		case d.group() == "traefik.io" && d.Kind == "IngressRoute":
+			a.ingressRoute(d)
 		case d.group() == "configuration.konghq.com" && (d.Kind == "KongPlugin" || d.Kind == "KongClusterPlugin"):
 			a.kongPlugin(d)
 		}
@@ -339,6 +343,7 @@ func (a *auditor) ingress(d *document) {
 		nginx = true
 	}
 	if !nginx {
+		a.kongIngress(d, &ing)
 		return
 	}
 	for _, key := range []string{AnnotationAllowlist, AnnotationWhitelist} {
@@ -598,4 +603,52 @@ func (a *auditor) kongPlugin(d *document) {
 	}
 	a.checkTrusted(d, "config.allow", NeedEdgeOnly, allow, "the allowlist")
 	a.ipChecks = append(a.ipChecks, ref(d)+" config.allow")
+}
+
+// kongIngress checks an Ingress served by Kong: Kong routes accept http and
+// https unless konghq.com/protocols narrows them.
+func (a *auditor) kongIngress(d *document, ing *networkingv1.Ingress) {
+	kong := false
+	for k := range ing.Annotations {
+		if strings.HasPrefix(k, "konghq.com/") {
+			kong = true
+		}
+	}
+	if c := ing.Spec.IngressClassName; c != nil && strings.Contains(*c, "kong") {
+		kong = true
+	}
+	if !kong {
+		return
+	}
+	field := "metadata.annotations[" + AnnotationKongProtocols + "]"
+	protocols, ok := ing.Annotations[AnnotationKongProtocols]
+	if !ok {
+		a.add(d, field, NeedHTTPSOnly, "unset: Kong routes accept http and https, so the hosts are served over plain HTTP; set https")
+		return
+	}
+	for _, p := range splitComma(protocols) {
+		if strings.TrimSpace(p) == "http" {
+			a.add(d, field, NeedHTTPSOnly, "%q includes http: the hosts are served over plain HTTP", protocols)
+		}
+	}
+}
+
+// ingressRoute checks a Traefik IngressRoute: without tls it serves plain
+// HTTP, and without entryPoints it listens on every entry point, web
+// included.
+func (a *auditor) ingressRoute(d *document) {
+	var r IngressRoute
+	if json.Unmarshal(d.raw, &r) != nil {
+		return
+	}
+	if r.Spec.TLS == nil {
+		a.add(d, "spec.tls", NeedHTTPSOnly, "no TLS: the routes are served over plain HTTP on their entry points")
+		return
+	}
+	if len(r.Spec.EntryPoints) == 0 {
+		a.add(d, "spec.entryPoints", NeedHTTPSOnly, "unset: the routes listen on every entry point, the plain-HTTP one included, unless that entry point redirects to HTTPS (static configuration); name websecure")
+	}
+	if r.Spec.TLS.Options == nil {
+		a.add(d, "spec.tls.options", NeedOriginPull, "no TLSOption: the default one applies, which requires no client certificate unless you changed it")
+	}
 }

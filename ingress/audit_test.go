@@ -257,6 +257,47 @@ config: {allow: [0.0.0.0/0]}
 			want: []string{"KongClusterPlugin cf-global config.allow", "KongPlugin shop/cf config.allow"},
 		},
 		{
+			name: "Traefik IngressRoute without TLS; another on every entry point without a TLSOption",
+			yaml: `
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: plain, namespace: shop}
+spec: {entryPoints: [web], routes: [{match: Host(` + "`a`" + `), services: [{name: a, port: 80}]}]}
+---
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: everywhere, namespace: shop}
+spec: {routes: [{match: Host(` + "`a`" + `), services: [{name: a, port: 80}]}], tls: {secretName: tls}}
+`,
+			want: []string{"IngressRoute shop/everywhere spec.entryPoints", "IngressRoute shop/everywhere spec.tls.options", "IngressRoute shop/plain spec.tls"},
+		},
+		{
+			name: "Kong Ingress accepting http",
+			yaml: `
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: default-protocols, namespace: shop}
+spec: {ingressClassName: kong}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: both
+  namespace: shop
+  annotations: {konghq.com/protocols: "http,https"}
+spec: {ingressClassName: kong}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: https-only
+  namespace: shop
+  annotations: {konghq.com/protocols: https}
+spec: {ingressClassName: kong}
+`,
+			want: []string{"Ingress shop/both metadata.annotations[konghq.com/protocols]", "Ingress shop/default-protocols metadata.annotations[konghq.com/protocols]"},
+		},
+		{
 			name: "a List from kubectl get -o yaml",
 			yaml: `
 apiVersion: v1
