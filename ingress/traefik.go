@@ -83,12 +83,13 @@ type IngressRouteSpec struct {
 	TLS         *IngressRouteTLS `json:"tls,omitempty"`
 }
 
-// Route matches requests and sends them through middlewares to services.
+// Route is one rule of a Traefik [IngressRoute]: it matches requests and
+// sends them through middlewares to services.
 type Route struct {
 	Match       string          `json:"match"`
 	Kind        string          `json:"kind,omitempty"`
 	Middlewares []MiddlewareRef `json:"middlewares,omitempty"`
-	Services    []ServiceRef    `json:"services,omitempty"`
+	Services    []RouteService  `json:"services,omitempty"`
 }
 
 // MiddlewareRef names a [Middleware].
@@ -97,8 +98,9 @@ type MiddlewareRef struct {
 	Namespace string `json:"namespace,omitempty"`
 }
 
-// ServiceRef names a Kubernetes Service and port.
-type ServiceRef struct {
+// RouteService names the Kubernetes Service and port a Traefik [Route]
+// sends to.
+type RouteService struct {
 	Name string             `json:"name"`
 	Port intstr.IntOrString `json:"port,omitempty"`
 }
@@ -152,7 +154,7 @@ func genTraefik(s Spec, out *Output) {
 				Match:       strings.Join(match, " || "),
 				Kind:        "Rule",
 				Middlewares: []MiddlewareRef{{Name: mw.Name}},
-				Services:    []ServiceRef{{Name: s.Backend.Name, Port: intstr.FromInt32(s.Backend.Port)}},
+				Services:    []RouteService{{Name: s.Backend.Name, Port: intstr.FromInt32(s.Backend.Port)}},
 			}},
 			TLS: &IngressRouteTLS{SecretName: s.TLSSecret, Options: &TLSOptionRef{Name: opt.Name}},
 		},
