@@ -74,8 +74,8 @@
 //	  HTTPS only         Listener tls.certificateRefs; HTTPRoute            -               HTTPS listener per host; app route bound
 //	                     parentRefs[].sectionName                                           by sectionName; HTTP only redirects (301)
 //	Envoy Gateway        (the Gateway API objects, without tls.frontend)
-//	  edge only          SecurityPolicy authorization principal.clientCIDRs  the detected    header unset only (it is then the peer)
-//	                                                                        client
+//	  edge only          SecurityPolicy authorization.rules[]               the detected    header unset only (it is then the peer)
+//	                       .principal.clientCIDRs                           client
 //	                     EnvoyProxy provider.kubernetes.envoyService        peer            loadBalancerSourceRanges, Local
 //	  client IP          ClientTrafficPolicy clientIPDetection              -               xForwardedFor.trustedCIDRs = edge
 //	                       xForwardedFor.trustedCIDRs                       peer, then XFF  (never customHeader or numTrustedHops,
@@ -87,8 +87,8 @@
 //	  client IP          ConfigMap enable-real-ip, forwarded-for-header     -               true, the header
 //	                     ConfigMap proxy-real-ip-cidr (default 0.0.0.0/0)   peer            the edge, never 0.0.0.0/0
 //	                     ConfigMap use-forwarded-headers                    peer            false
-//	  origin pulls       annotations auth-tls-secret, auth-tls-verify-client certificate    namespace/Secret (ca.crt), "on";
-//	                     (per host: the server block)                                       applies to every Ingress of the host
+//	  origin pulls       annotations auth-tls-secret,                       certificate     namespace/Secret (ca.crt), "on";
+//	                     auth-tls-verify-client (per host: server block)                    applies to every Ingress of the host
 //	  HTTPS only         spec.tls; annotation force-ssl-redirect            -               the TLS Secret; "true"
 //	Traefik NGINX provider (same annotations, no ConfigMap)
 //	  edge only          annotation allowlist-source-range                  peer (unless    the edge, always
