@@ -8,10 +8,13 @@ import (
 	"os"
 	"slices"
 
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/originguard/originguard/allowlist"
 	"github.com/originguard/originguard/ingress"
+	"github.com/originguard/originguard/origincert"
 )
 
 // cloudflareSpec is the Spec the examples share: the hosts of one shop,
@@ -733,4 +736,33 @@ func ExampleAudit() {
 	// Output:
 	// 0 findings in the generated objects
 	// Middleware shop/shop-edge spec.ipAllowList.ipStrategy: takes the address from X-Forwarded-For, the visitor (or whatever a direct client writes there), not the peer: remove ipStrategy to admit only the edge
+}
+
+// The packages compose at plain values: package origincert makes the Secret
+// holding Cloudflare's origin-pull CA, package allowlist supplies the edge,
+// and this package refers to both by name and prefix.
+func Example_composed() {
+	caSecret, err := origincert.CASecret("shop", "cloudflare-origin-pull-ca", origincert.OriginPullCAPEM())
+	if err != nil {
+		log.Fatal(err)
+	}
+	s := cloudflareSpec(ingress.IngressNGINX)
+	s.OriginPullCA = &ingress.CARef{Kind: ingress.CASecret, Name: caSecret.Name}
+	out, err := ingress.Generate(s)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("Secret %s/%s holds %s: %t\n", caSecret.Namespace, caSecret.Name, ingress.CAKey, len(caSecret.Data[ingress.CAKey]) > 0)
+	for _, o := range out.Objects {
+		if ing, ok := o.(*networkingv1.Ingress); ok {
+			fmt.Println(ing.Annotations[ingress.AnnotationAuthTLSSecret], ing.Annotations[ingress.AnnotationAuthTLSVerifyClient])
+		}
+		if svc, ok := o.(*corev1.Service); ok {
+			fmt.Println(len(svc.Spec.LoadBalancerSourceRanges), "source ranges on", svc.Name)
+		}
+	}
+	// Output:
+	// Secret shop/cloudflare-origin-pull-ca holds ca.crt: true
+	// shop/cloudflare-origin-pull-ca on
+	// 22 source ranges on controller
 }
