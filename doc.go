@@ -29,9 +29,12 @@
 //     decisions and a crash-safe renewal flow, the zone's TLS posture, and
 //     Authenticated Origin Pulls, so a connection proves it came through
 //     Cloudflare and, with a per-zone certificate, through your zone.
-//   - Ingress controller — package ingress (planned): ingress-nginx, Kong,
-//     Traefik and Service settings for allowlists, real client IP, origin TLS
-//     and client-certificate checks.
+//   - Ingress controller — package ingress: for Gateway API, Envoy Gateway,
+//     ingress-nginx, Traefik and Kong, and the controller's Service, the
+//     objects and settings that admit only the edge, believe the client
+//     address only from it, require Cloudflare's client certificate and serve
+//     HTTPS only — knowing for every field whether it checks the peer or the
+//     visitor — and an audit of existing objects for the same mistakes.
 //   - Application — package allowlist: Cloudflare's published ranges
 //     (embedded, and refreshed live with sanity guards), fast matching on
 //     github.com/gaissmai/bart, an HTTP middleware and a net.Listener that

@@ -13,6 +13,8 @@
 #   bash hack/provision.sh                 provision (a no-op when warm)
 #   bash hack/provision.sh --print-bin-dir print where the binaries are (or
 #                                          will be) and do nothing else
+#   bash hack/provision.sh --print-nginx   print where the stand-in nginx is
+#                                          (or will be) and do nothing else
 #
 # The cache root is $ORIGINGUARD_CACHE, else /var/cache/originguard for root,
 # else ${XDG_CACHE_HOME:-~/.cache}/originguard. internal/testbed finds the
@@ -44,6 +46,11 @@ if [ "${1:-}" = "--print-bin-dir" ]; then
   echo "$bin_dir"
   exit 0
 fi
+nginx_bin=$cache/nginx/usr/sbin/nginx
+if [ "${1:-}" = "--print-nginx" ]; then
+  echo "$nginx_bin"
+  exit 0
+fi
 
 log() { printf 'provision: %s\n' "$*" >&2; }
 
@@ -64,6 +71,24 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
+fi
+
+# --- 1b. nginx, the stand-in for ingress-nginx in ingress's tests -------------
+# Debian's nginx binary, unpacked from its .deb into the cache rather than
+# installed: installing the package would start a system nginx on port 80.
+if [ ! -x "$nginx_bin" ]; then
+  log "unpacking Debian's nginx into $cache/nginx"
+  mkdir -p "$cache"
+  tmp_deb=$(mktemp -d "$cache/.nginx.XXXXXX")
+  if ! (cd "$tmp_deb" && apt-get download -qq nginx 2>/dev/null); then
+    [ "$(id -u)" -eq 0 ] && apt-get update -qq
+    (cd "$tmp_deb" && apt-get download -qq nginx 2>/dev/null)
+  fi
+  dpkg-deb -x "$tmp_deb"/nginx_*.deb "$tmp_deb/root"
+  "$tmp_deb/root/usr/sbin/nginx" -v
+  rm -rf "$cache/nginx"
+  mv "$tmp_deb/root" "$cache/nginx"
+  rm -rf "$tmp_deb"
 fi
 
 # --- 2. etcd and kube-apiserver -----------------------------------------------

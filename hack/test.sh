@@ -12,8 +12,11 @@ bash hack/provision.sh
 # internal/testbed finds kube-apiserver and etcd here (see hack/provision.sh).
 ORIGINGUARD_KUBE_BIN="$(bash hack/provision.sh --print-bin-dir)"
 export ORIGINGUARD_KUBE_BIN
+# ingress's stand-in test runs this nginx (see hack/provision.sh).
+ORIGINGUARD_NGINX="$(bash hack/provision.sh --print-nginx)"
+export ORIGINGUARD_NGINX
 
-modules=(. bench hack/crd)
+modules=(. bench hack/crd hack/ingresscrd)
 for m in "${modules[@]}"; do
   [ -f "$m/go.mod" ] || continue
   step "go vet ($m)"

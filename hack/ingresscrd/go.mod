@@ -1,0 +1,3 @@
+module github.com/originguard/originguard/hack/ingresscrd
+
+go 1.26.8
