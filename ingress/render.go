@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"sigs.k8s.io/yaml"
+	"github.com/originguard/originguard/internal/kubeout"
 )
 
 // Render writes objects as one multi-document YAML stream that `kubectl
@@ -28,8 +28,11 @@ func Render(objs ...Object) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// renderOne is the deterministic YAML of one object. (The netpol package
-// grows the same helper; the two are to be unified in internal/.)
+// renderOne is the deterministic YAML of one object, without its status
+// and an empty creationTimestamp, written by [kubeout.Marshal] (as netpol's
+// documents are): sigs.k8s.io/yaml.Marshal orders some mapping keys
+// differently from run to run (a02, a002, a00b), and labels and annotations
+// are the caller's.
 func renderOne(obj any) ([]byte, error) {
 	data, err := json.Marshal(obj)
 	if err != nil {
@@ -45,5 +48,5 @@ func renderOne(obj any) ([]byte, error) {
 			delete(md, "creationTimestamp")
 		}
 	}
-	return yaml.Marshal(m)
+	return kubeout.Marshal(m)
 }
