@@ -19,18 +19,8 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/originguard/originguard/origincert"
+	"github.com/originguard/originguard/origincert/cloudflaretest"
 )
-
-// exampleAPI starts a stand-in for api.cloudflare.com (the real API is not
-// reachable from tests) and a Client for it.
-func exampleAPI() (*fakeCloudflare, *origincert.Client) {
-	f := newFakeCloudflare()
-	c, err := origincert.New(fakeToken, origincert.WithBaseURL(f.URL()), origincert.WithRateLimit(100), origincert.WithRetry(3, 10*time.Millisecond, time.Second))
-	if err != nil {
-		panic(err)
-	}
-	return f, c
-}
 
 func ExampleGenerateKey() {
 	key, err := origincert.GenerateKey(origincert.ECDSAP256)
@@ -169,14 +159,14 @@ func ExampleOriginPullCAPool() {
 	// Output: true
 }
 
-func ExampleNew() {
-	c, err := origincert.New("token-from-a-secret",
+func ExampleNewClient() {
+	c, err := origincert.NewClient("token-from-a-secret",
 		origincert.WithBaseURL("http://127.0.0.1:1/client/v4"), // a stand-in; the default is Cloudflare's API
 		origincert.WithRetry(4, time.Second, 30*time.Second),
 		origincert.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}),
 	)
 	fmt.Println(c != nil, err)
-	_, err = origincert.New("")
+	_, err = origincert.NewClient("")
 	fmt.Println(err)
 	// Output:
 	// true <nil>
@@ -184,8 +174,14 @@ func ExampleNew() {
 }
 
 func ExampleClient_Issue() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	cert, err := c.Issue(context.Background(), origincert.Request{
 		Hostnames: origincert.ApexAndWildcard("example.com"),
 		Validity:  100 * 24 * time.Hour, // rounded up to 365 days
@@ -196,13 +192,19 @@ func ExampleClient_Issue() {
 	fmt.Println(cert.ID, cert.Hostnames, cert.KeyType, cert.ValidityDays)
 	fmt.Println(cert.Key)
 	// Output:
-	// 32834685470629830001 [example.com *.example.com] ecdsa-p256 365
+	// 328468547062983249580001 [example.com *.example.com] ecdsa-p256 365
 	// origincert.PrivateKey(ecdsa-p256, REDACTED)
 }
 
 func ExampleClient_ZoneID() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	id, err := c.ZoneID(context.Background(), "example.com")
 	fmt.Println(id, err)
 	_, err = c.ZoneID(context.Background(), "example.org")
@@ -213,8 +215,14 @@ func ExampleClient_ZoneID() {
 }
 
 func ExampleClient_List() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	ctx := context.Background()
 	_, _ = c.Issue(ctx, origincert.Request{Hostnames: origincert.ApexAndWildcard("example.com")})
 	_, _ = c.Issue(ctx, origincert.Request{Hostnames: []string{"www.example.com"}, KeyType: origincert.RSA2048, Validity: 7 * 24 * time.Hour})
@@ -227,57 +235,89 @@ func ExampleClient_List() {
 		fmt.Println(ic.ID, ic.RequestType, ic.ValidityDays, ic.Hostnames)
 	}
 	// Output:
-	// 32834685470629830001 origin-ecc 365 [example.com *.example.com]
-	// 32834685470629830002 origin-rsa 7 [www.example.com]
+	// 328468547062983249580001 origin-ecc 365 [example.com *.example.com]
+	// 328468547062983249580002 origin-rsa 7 [www.example.com]
 }
 
 func ExampleClient_Revoke() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	ctx := context.Background()
 	cert, _ := c.Issue(ctx, origincert.Request{Hostnames: []string{"example.com"}})
 	fmt.Println(c.Revoke(ctx, cert.ID))
-	fmt.Println(c.Revoke(ctx, cert.ID)) // already revoked: done
+	fmt.Println(c.Revoke(ctx, "328468547062983249589999")) // unknown: nothing to revoke
 	// Output:
 	// <nil>
 	// <nil>
 }
 
 func ExampleAPIError() {
-	f, c := exampleAPI()
-	defer f.Close()
-	f.failNext("POST /certificates", injected{status: 429, header: map[string]string{"Retry-After": "120"}})
-	_, err := c.Issue(context.Background(), origincert.Request{Hostnames: []string{"example.com"}})
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
+	api.Inject("POST /certificates", cloudflaretest.Response{Status: 429, Header: map[string]string{"Retry-After": "120"}})
+	_, err = c.Issue(context.Background(), origincert.Request{Hostnames: []string{"example.com"}})
 	var ae *origincert.APIError
 	if errors.As(err, &ae) && errors.Is(err, origincert.ErrRateLimited) {
 		fmt.Println("requeue after", ae.RetryAfter)
 	}
 	_, err = c.Issue(context.Background(), origincert.Request{Hostnames: []string{"shop.example.org"}})
-	fmt.Println(errors.Is(err, origincert.ErrInvalidHostname))
+	// Cloudflare gives the same answer for a zone of another account and
+	// for a token without the permission on the zone: both match.
+	fmt.Println(errors.Is(err, origincert.ErrInvalidHostname), errors.Is(err, origincert.ErrUnauthorized))
 	fmt.Println(err)
 	// Output:
 	// requeue after 2m0s
-	// true
-	// origincert: create origin certificate for shop.example.org: invalid hostname (HTTP 400); 1010: Failed to validate requested hostname shop.example.org: This zone is either not part of your account, or you do not have access to it.
+	// true true
+	// origincert: create origin certificate for shop.example.org: invalid hostname (HTTP 400); 1010: Failed to validate requested hostname shop.example.org: This zone is either not part of your account, or you do not have access to it. Please contact support if using a multi-user organization. (the zone is in another account, or the token lacks SSL and Certificates permission on it)
 }
 
 func ExampleEvaluatePosture() {
-	p := origincert.EvaluatePosture("zone", map[origincert.Setting]string{
-		origincert.SettingSSL: "full", origincert.SettingMinTLSVersion: "1.3", origincert.SettingAlwaysUseHTTPS: "on",
-	})
-	fmt.Println(p.Secure())
+	settings := map[origincert.Setting]string{
+		origincert.SettingSSL: "full", origincert.SettingMinTLSVersion: "1.3", origincert.SettingAlwaysUseHTTPS: "on", origincert.SettingTLSClientAuth: "off",
+	}
+	// Zone-level origin pulls on, with the zone's own active certificate:
+	// stronger than the shared certificate tls_client_auth would present.
+	pulls := origincert.OriginPulls{Zone: true, ZoneCertificateID: "2458ce5a0c354c7f82c78e9487d30001"}
+	p := origincert.EvaluatePosture("zone", settings, pulls)
+	fmt.Println(p.Secure(), p.OriginPulls.Level())
+	for _, d := range p.Deviations {
+		fmt.Println(d)
+	}
+	// The same zone with no origin pulls at all.
+	p = origincert.EvaluatePosture("zone", settings, origincert.OriginPulls{})
+	fmt.Println(p.Secure(), p.OriginPulls.Level() == origincert.OriginPullsOff)
 	for _, d := range p.Deviations {
 		fmt.Println(d)
 	}
 	// Output:
-	// false
+	// false zone
 	// ssl is full, want strict
-	// tls_client_auth is (not reported), want on
+	// false true
+	// ssl is full, want strict
+	// tls_client_auth is off, want on
 }
 
 func ExampleClient_CheckPosture() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	p, err := c.CheckPosture(context.Background(), "023e105f4ecef8ad9ca31a8372d0c353")
 	if err != nil {
 		panic(err)
@@ -293,8 +333,14 @@ func ExampleClient_CheckPosture() {
 }
 
 func ExampleClient_EnforcePosture() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	ctx := context.Background()
 	fixed, err := c.EnforcePosture(ctx, "023e105f4ecef8ad9ca31a8372d0c353")
 	fmt.Println(len(fixed), "settings changed", err)
@@ -306,8 +352,14 @@ func ExampleClient_EnforcePosture() {
 }
 
 func ExampleServerTLSConfig() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	cert, _ := c.Issue(context.Background(), origincert.Request{Hostnames: origincert.ApexAndWildcard("example.com")})
 	pair, err := cert.Key.TLSCertificate(cert.CertificatePEM)
 	if err != nil {
@@ -323,8 +375,14 @@ func ExampleServerTLSConfig() {
 }
 
 func ExamplePrivateKey_TLSCertificate() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	cert, _ := c.Issue(context.Background(), origincert.Request{Hostnames: []string{"example.com"}})
 	pair, err := cert.Key.TLSCertificate(cert.CertificatePEM)
 	fmt.Println(pair.Leaf.DNSNames, err)
@@ -362,8 +420,14 @@ func ExampleZoneClientCertificate_CAPool() {
 }
 
 func ExampleClient_UploadZoneClientCertificate() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	ctx := context.Background()
 	zone, _ := c.ZoneID(ctx, "example.com")
 	z, _ := origincert.NewZoneClientCertificate(origincert.ZoneClientSpec{Zone: "example.com"})
@@ -373,20 +437,32 @@ func ExampleClient_UploadZoneClientCertificate() {
 	fmt.Println(id, err)
 	fmt.Println(c.SetZoneOriginPulls(ctx, zone, true))
 	// Output:
-	// 2458ce5a-0c35-4c7f-82c7-8e9487d3ff01 <nil>
+	// 2458ce5a0c354c7f82c78e9487d30001 <nil>
 	// <nil>
 }
 
 func ExampleClient_SetZoneOriginPulls() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	fmt.Println(c.SetZoneOriginPulls(context.Background(), "023e105f4ecef8ad9ca31a8372d0c353", true))
 	// Output: <nil>
 }
 
 func ExampleClient_ZoneOriginPulls() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	ctx := context.Background()
 	before, _ := c.ZoneOriginPulls(ctx, "023e105f4ecef8ad9ca31a8372d0c353")
 	_ = c.SetZoneOriginPulls(ctx, "023e105f4ecef8ad9ca31a8372d0c353", true)
@@ -396,8 +472,14 @@ func ExampleClient_ZoneOriginPulls() {
 }
 
 func ExampleTLSSecret() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	cert, _ := c.Issue(context.Background(), origincert.Request{Hostnames: origincert.ApexAndWildcard("example.com"), KeyType: origincert.RSA2048})
 	s, err := origincert.TLSSecret("web", "origin-tls", cert)
 	if err != nil {
@@ -413,7 +495,7 @@ func ExampleTLSSecret() {
 	// tls.crt true
 	// tls.key true
 	// ca.crt true
-	// 32834685470629830001 example.com,*.example.com rsa-2048
+	// 328468547062983249580001 example.com,*.example.com rsa-2048
 }
 
 func ExampleCASecret() {
@@ -424,8 +506,14 @@ func ExampleCASecret() {
 }
 
 func ExampleReadSecret() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	cert, _ := c.Issue(context.Background(), origincert.Request{Hostnames: []string{"example.com"}})
 	s, _ := origincert.TLSSecret("web", "origin-tls", cert)
 	in, err := origincert.ReadSecret(s)
@@ -434,13 +522,19 @@ func ExampleReadSecret() {
 	_, err = origincert.ReadSecret(s)
 	fmt.Println(errors.Is(err, origincert.ErrWrongSecretType))
 	// Output:
-	// 32834685470629830001 [example.com] ecdsa-p256 <nil>
+	// 328468547062983249580001 [example.com] ecdsa-p256 <nil>
 	// true
 }
 
 func ExampleNeedsRenewal() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	cert, _ := c.Issue(context.Background(), origincert.Request{Hostnames: origincert.ApexAndWildcard("example.com"), Validity: 30 * 24 * time.Hour})
 	s, _ := origincert.TLSSecret("web", "origin-tls", cert)
 	want := origincert.Want{Hostnames: origincert.ApexAndWildcard("example.com"), RenewBefore: 7 * 24 * time.Hour}
@@ -459,8 +553,14 @@ func ExampleNeedsRenewal() {
 }
 
 func ExampleApplySecret() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	ctx := context.Background()
 	cert, _ := c.Issue(ctx, origincert.Request{Hostnames: origincert.ApexAndWildcard("example.com")})
 	s, _ := origincert.TLSSecret("web", "origin-tls", cert)
@@ -471,8 +571,14 @@ func ExampleApplySecret() {
 }
 
 func ExampleRenewer_Reconcile() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	ctx := context.Background()
 	kube := fake.NewClientset()
 	r := &origincert.Renewer{Client: c, Kube: kube, Grace: 24 * time.Hour}
@@ -489,10 +595,10 @@ func ExampleRenewer_Reconcile() {
 	s, _ := kube.CoreV1().Secrets("web").Get(ctx, "origin-tls", metav1.GetOptions{})
 	fmt.Println(strings.Split(s.Annotations[origincert.AnnotationRevokePending], "@")[0], "is revoked after the grace period")
 	// Output:
-	// missing 32834685470629830001
+	// missing 328468547062983249580001
 	// false true
-	// hostnames 32834685470629830002
-	// 32834685470629830001 is revoked after the grace period
+	// hostnames 328468547062983249580002
+	// 328468547062983249580001 is revoked after the grace period
 }
 
 func ExampleDecision_String() {
@@ -501,8 +607,14 @@ func ExampleDecision_String() {
 }
 
 func ExampleClient_UploadHostnameClientCertificate() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	ctx := context.Background()
 	zone := "023e105f4ecef8ad9ca31a8372d0c353"
 	// One client certificate per origin hostname: the origin behind
@@ -513,14 +625,20 @@ func ExampleClient_UploadHostnameClientCertificate() {
 	fmt.Println(id, err)
 	fmt.Println(c.SetHostnameOriginPulls(ctx, zone, "shop.example.com", id, true))
 	// Output:
-	// 8c1b4f1e-3c9a-4f2e-9a57-1d2c3b4a5901 <nil>
+	// 2458ce5a0c354c7f82c78e9487d30001 <nil>
 	// <nil>
 }
 
 func ExampleClient_SetHostnameOriginPulls() {
-	f, c := exampleAPI()
-	defer f.Close()
-	err := c.SetHostnameOriginPulls(context.Background(), "023e105f4ecef8ad9ca31a8372d0c353", "shop.example.com", "no-such-certificate", true)
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
+	err = c.SetHostnameOriginPulls(context.Background(), "023e105f4ecef8ad9ca31a8372d0c353", "shop.example.com", "no-such-certificate", true)
 	fmt.Println(errors.Is(err, origincert.ErrInvalidRequest))
 	// Output: true
 }
