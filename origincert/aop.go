@@ -38,12 +38,12 @@ func ServerTLSConfig(cert tls.Certificate, clientCAs *x509.CertPool) (*tls.Confi
 }
 
 // ZoneClientSpec describes a per-zone origin-pull client certificate.
-// Zero values work: ECDSA P-256, one year, now from time.Now.
+// Zero values work: ECDSA P-256, one year, time.Now.
 type ZoneClientSpec struct {
-	Zone     string        // the zone name, used in the subjects
-	KeyType  KeyType       //
-	Validity time.Duration // zero means one year
-	Now      time.Time     // zero means time.Now()
+	Zone     string           // the zone name, used in the subjects
+	KeyType  KeyType          //
+	Validity time.Duration    // zero means one year
+	Clock    func() time.Time // zero means time.Now
 }
 
 // Validate reports every problem with the spec.
@@ -80,9 +80,9 @@ func NewZoneClientCertificate(spec ZoneClientSpec) (*ZoneClientCertificate, erro
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	now := spec.Now
-	if now.IsZero() {
-		now = time.Now()
+	now := time.Now()
+	if spec.Clock != nil {
+		now = spec.Clock()
 	}
 	validity := spec.Validity
 	if validity == 0 {
