@@ -9,14 +9,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+	"sigs.k8s.io/yaml"
 
 	"github.com/originguard/originguard/origincert"
 	"github.com/originguard/originguard/origincert/cloudflaretest"
@@ -474,35 +477,78 @@ func ExampleClient_ZoneOriginPulls() {
 func ExampleTLSSecret() {
 	// cloudflaretest stands in for api.cloudflare.com here; in production
 	// give NewClient a token and no base URL.
-	api := cloudflaretest.NewServer()
+	// Its clock is fixed so that the expiry printed below is too.
+	api := cloudflaretest.NewServer(cloudflaretest.WithClock(func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }))
 	defer api.Close()
 	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
 	if err != nil {
 		panic(err)
 	}
-	cert, _ := c.Issue(context.Background(), origincert.Request{Hostnames: origincert.ApexAndWildcard("example.com"), KeyType: origincert.RSA2048})
+	cert, err := c.Issue(context.Background(), origincert.Request{Hostnames: origincert.ApexAndWildcard("example.com"), KeyType: origincert.RSA2048})
+	if err != nil {
+		panic(err)
+	}
 	s, err := origincert.TLSSecret("web", "origin-tls", cert)
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(s.Type)
-	for _, k := range []string{"tls.crt", "tls.key", "ca.crt"} {
-		fmt.Println(k, len(s.Data[k]) > 0)
+	// The Secret as YAML; the key material differs on every run, so each
+	// data value is shown by its PEM block type.
+	data := s.Data
+	s.Data = nil
+	y, err := yaml.Marshal(s)
+	if err != nil {
+		panic(err)
 	}
-	fmt.Println(s.Annotations[origincert.AnnotationCertificateID], s.Annotations[origincert.AnnotationHostnames], s.Annotations[origincert.AnnotationKeyType])
+	fmt.Print(string(y))
+	fmt.Println("data:")
+	for _, k := range slices.Sorted(maps.Keys(data)) {
+		block, _ := pem.Decode(data[k])
+		fmt.Printf("  %s: <PEM %s>\n", k, block.Type)
+	}
 	// Output:
-	// kubernetes.io/tls
-	// tls.crt true
-	// tls.key true
-	// ca.crt true
-	// 328468547062983249580001 example.com,*.example.com rsa-2048
+	// apiVersion: v1
+	// kind: Secret
+	// metadata:
+	//   annotations:
+	//     originguard.io/expires: "2027-01-02T03:04:05Z"
+	//     originguard.io/hostnames: example.com,*.example.com
+	//     originguard.io/key-type: rsa-2048
+	//     originguard.io/origin-ca-certificate-id: "328468547062983249580001"
+	//   name: origin-tls
+	//   namespace: web
+	// type: kubernetes.io/tls
+	// data:
+	//   ca.crt: <PEM CERTIFICATE>
+	//   tls.crt: <PEM CERTIFICATE>
+	//   tls.key: <PEM PRIVATE KEY>
 }
 
 func ExampleCASecret() {
 	s, err := origincert.CASecret("ingress-nginx", "cloudflare-origin-pull-ca", origincert.OriginPullCAPEM())
-	fmt.Println(s.Type, len(s.Data["ca.crt"]) > 0, err)
+	if err != nil {
+		panic(err)
+	}
+	// The Secret as YAML, with ca.crt shown by the certificate it holds.
+	block, _ := pem.Decode(s.Data["ca.crt"])
+	ca, _ := x509.ParseCertificate(block.Bytes)
+	s.Data = nil
+	y, err := yaml.Marshal(s)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Print(string(y))
+	fmt.Printf("data:\n  ca.crt: <PEM CERTIFICATE %s, until %s>\n", ca.Subject.CommonName, ca.NotAfter.Format(time.DateOnly))
 	// ingress-nginx: nginx.ingress.kubernetes.io/auth-tls-secret: ingress-nginx/cloudflare-origin-pull-ca
-	// Output: Opaque true <nil>
+	// Output:
+	// apiVersion: v1
+	// kind: Secret
+	// metadata:
+	//   name: cloudflare-origin-pull-ca
+	//   namespace: ingress-nginx
+	// type: Opaque
+	// data:
+	//   ca.crt: <PEM CERTIFICATE origin-pull.cloudflare.net, until 2029-11-01>
 }
 
 func ExampleReadSecret() {
@@ -659,4 +705,136 @@ func ExamplePrivateKey_LogValue() {
 	// Output:
 	// level=INFO msg=issued key="origincert.PrivateKey(rsa-2048, REDACTED)"
 	// {"Key":"origincert.PrivateKey(rsa-2048, REDACTED)"}
+}
+
+func ExampleRenewWindow() {
+	day := 24 * time.Hour
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, days := range []int{7, 30, 365} {
+		leaf := &x509.Certificate{NotBefore: start, NotAfter: start.Add(time.Duration(days) * day)}
+		fmt.Printf("%d-day certificate: renew %s before expiry\n", days, origincert.RenewWindow(0, leaf))
+	}
+	// A window as long as the lifetime would renew at once: cut to a third.
+	leaf := &x509.Certificate{NotBefore: start, NotAfter: start.Add(30 * day)}
+	fmt.Println(origincert.RenewWindow(30*day, leaf))
+	// Output:
+	// 7-day certificate: renew 56h0m0s before expiry
+	// 30-day certificate: renew 240h0m0s before expiry
+	// 365-day certificate: renew 720h0m0s before expiry
+	// 240h0m0s
+}
+
+func ExampleOriginCARootsExpiry() {
+	expiry := origincert.OriginCARootsExpiry()
+	fmt.Println(expiry.Format(time.DateOnly))
+	// A 1095-day certificate issued on 2027-01-01 outlives the roots in ca.crt.
+	issued := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	fmt.Println(issued.Add(1095 * 24 * time.Hour).After(expiry))
+	// Output:
+	// 2029-08-15
+	// true
+}
+
+func ExampleTarget_Validate() {
+	t := origincert.Target{Namespace: "web", Name: "origin-tls", RenewBefore: 30 * 24 * time.Hour,
+		Request: origincert.Request{Hostnames: []string{"example.com"}, Validity: 30 * 24 * time.Hour}}
+	fmt.Println(t.Validate())
+	// Output: origincert: renew-before 720h0m0s is not shorter than the 30-day validity: every certificate would be renewed at once
+}
+
+func ExampleOriginPulls_Level() {
+	fmt.Printf("%q\n", origincert.OriginPulls{}.Level())
+	fmt.Println(origincert.OriginPulls{Global: true}.Level())
+	fmt.Println(origincert.OriginPulls{Zone: true}.Level()) // zone level without its own certificate presents the shared one
+	fmt.Println(origincert.OriginPulls{Zone: true, ZoneCertificateID: "2458ce5a0c354c7f82c78e9487d30001"}.Level())
+	fmt.Println(origincert.OriginPulls{Hostnames: map[string]bool{"shop.example.com": true}}.Level())
+	// Output:
+	// ""
+	// global
+	// global
+	// zone
+	// hostname
+}
+
+func ExampleClient_OriginPulls() {
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
+	api.SetSetting(cloudflaretest.ExampleComID, "tls_client_auth", "on") // as in the dashboard
+	pulls, err := c.OriginPulls(context.Background(), cloudflaretest.ExampleComID, "shop.example.com")
+	fmt.Println(pulls.Level(), pulls.Global, pulls.Zone, pulls.Hostnames, err)
+	// Output: global true false map[shop.example.com:false] <nil>
+}
+
+func ExampleClient_ClientCertificates() {
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	z, err := origincert.NewZoneClientCertificate(origincert.ZoneClientSpec{Zone: "example.com"})
+	if err != nil {
+		panic(err)
+	}
+	id, err := c.UploadZoneClientCertificate(ctx, cloudflaretest.ExampleComID, z)
+	if err != nil {
+		panic(err)
+	}
+	// Cloudflare deploys it over a few minutes.
+	for range 2 {
+		info, err := c.ClientCertificate(ctx, cloudflaretest.ExampleComID, false, id)
+		fmt.Println(info.ID, info.Status, err)
+	}
+	all, err := c.ClientCertificates(ctx, cloudflaretest.ExampleComID, false)
+	fmt.Println(len(all), err)
+	// Cloudflare never deletes expired ones: delete replaced ones.
+	fmt.Println(c.DeleteClientCertificate(ctx, cloudflaretest.ExampleComID, false, id))
+	// Output:
+	// 2458ce5a0c354c7f82c78e9487d30001 pending_deployment <nil>
+	// 2458ce5a0c354c7f82c78e9487d30001 active <nil>
+	// 1 <nil>
+	// <nil>
+}
+
+func ExampleOriginPullRotator_Reconcile() {
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
+	kube := fake.NewClientset() // a real clientset in production
+	r := &origincert.OriginPullRotator{Client: c, Kube: kube}
+	// The origin (e.g. ingress-nginx auth-tls-secret) trusts ca.crt of
+	// ingress-nginx/origin-pull-ca; Cloudflare presents the zone's own
+	// client certificate once it is deployed.
+	target := origincert.OriginPullTarget{Namespace: "ingress-nginx", Name: "origin-pull-ca", ZoneID: cloudflaretest.ExampleComID,
+		Spec: origincert.ZoneClientSpec{Zone: "example.com"}}
+	ctx := context.Background()
+	res, err := r.Reconcile(ctx, target)
+	fmt.Println("uploaded", res.Uploaded, "waiting", res.Waiting == res.Uploaded, res.RequeueAfter, err)
+	res, err = r.Reconcile(ctx, target)
+	fmt.Println("activated", res.Activated, err)
+	fmt.Println("Cloudflare presents", api.PresentedClientCertificate(cloudflaretest.ExampleComID, "www.example.com"))
+	// Output:
+	// uploaded 2458ce5a0c354c7f82c78e9487d30001 waiting true 30s <nil>
+	// activated 2458ce5a0c354c7f82c78e9487d30001 <nil>
+	// Cloudflare presents 2458ce5a0c354c7f82c78e9487d30001
+}
+
+func ExampleOriginPullTarget_Validate() {
+	fmt.Println(origincert.OriginPullTarget{Namespace: "ingress-nginx", Name: "origin-pull-ca", ZoneID: "023e105f4ecef8ad9ca31a8372d0c353",
+		Hostname: "shop", Spec: origincert.ZoneClientSpec{Zone: "shop.example.com"}}.Validate())
+	// Output: origincert: hostname "shop": not a fully qualified name: invalid hostname
 }

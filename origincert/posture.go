@@ -207,12 +207,18 @@ func (c *Client) OriginPulls(ctx context.Context, zoneID string, hostnames ...st
 	if zoneID == "" {
 		return OriginPulls{}, fmt.Errorf("origincert: read origin pulls: empty zone ID: %w", ErrInvalidRequest)
 	}
-	var out OriginPulls
 	global, err := c.getSetting(ctx, zoneID, SettingTLSClientAuth)
 	if err != nil {
-		return out, err
+		return OriginPulls{}, err
 	}
-	out.Global = global == "on"
+	return c.originPulls(ctx, zoneID, global, hostnames)
+}
+
+// originPulls reads the zone and hostname levels; global is the
+// tls_client_auth value already read.
+func (c *Client) originPulls(ctx context.Context, zoneID, global string, hostnames []string) (OriginPulls, error) {
+	out := OriginPulls{Global: global == "on"}
+	var err error
 	if out.Zone, err = c.ZoneOriginPulls(ctx, zoneID); err != nil {
 		return out, err
 	}
@@ -290,7 +296,7 @@ func (c *Client) CheckPosture(ctx context.Context, zoneID string, hostnames ...s
 		}
 		settings[s.setting] = v
 	}
-	pulls, err := c.OriginPulls(ctx, zoneID, hostnames...)
+	pulls, err := c.originPulls(ctx, zoneID, settings[SettingTLSClientAuth], hostnames)
 	if err != nil {
 		return Posture{}, err
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/originguard/originguard/origincert"
 	"github.com/originguard/originguard/origincert/cloudflaretest"
@@ -324,5 +325,58 @@ func TestNoAccessIsAlsoUnauthorized(t *testing.T) {
 	_, err = newClient(t, f).Issue(context.Background(), origincert.Request{Hostnames: []string{"localhost"}})
 	if !errors.Is(err, origincert.ErrInvalidHostname) || errors.Is(err, origincert.ErrUnauthorized) {
 		t.Errorf("local hostname error: %v", err)
+	}
+}
+
+// Item 14: an error names the package once, however it was wrapped on its
+// way out (it used to read "origincert: secret x: origincert: certificate
+// does not match the private key").
+func TestErrorsNameThePackageOnce(t *testing.T) {
+	f := newFakeCloudflare()
+	defer f.Close()
+	ctx := context.Background()
+	c := newClient(t, f)
+	var errs []error
+	add := func(err error) {
+		if err == nil {
+			t.Errorf("error %d: nil", len(errs))
+		}
+		errs = append(errs, err)
+	}
+	_, err := origincert.ReadSecret(secretFor(t, secretSpec{otherKey: true}))
+	add(err)
+	bad := secretFor(t, secretSpec{})
+	bad.Data["tls.key"] = []byte("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n")
+	_, err = origincert.ReadSecret(bad)
+	add(err)
+	other, _ := origincert.GenerateKey("")
+	_, err = other.TLSCertificate(secretFor(t, secretSpec{}).Data["tls.crt"])
+	add(err)
+	add(origincert.Request{Hostnames: []string{"a", "1.2.3.4"}, KeyType: "dsa", Validity: -time.Hour}.Validate())
+	add(origincert.Target{Request: origincert.Request{Hostnames: []string{"x"}}, RenewBefore: 400 * 24 * time.Hour}.Validate())
+	_, err = c.Issue(ctx, origincert.Request{Hostnames: []string{"example.org"}})
+	add(err)
+	_, err = c.List(ctx, "")
+	add(err)
+	_, err = origincert.NewClient("a\nb")
+	add(err)
+	_, err = origincert.ParseAPITime("yesterday")
+	add(err)
+	_, err = (&origincert.Renewer{Client: c, Kube: fake.NewClientset()}).Reconcile(ctx, origincert.Target{Namespace: "n", Name: "s",
+		Request: origincert.Request{Hostnames: []string{"example.org"}}})
+	add(err)
+	_, err = (&origincert.OriginPullRotator{Client: c, Kube: fake.NewClientset()}).Reconcile(ctx, origincert.OriginPullTarget{Namespace: "n", Name: "s"})
+	add(err)
+	_, err = origincert.NewZoneClientCertificate(origincert.ZoneClientSpec{Zone: "localhost", KeyType: "dsa"})
+	add(err)
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if n := strings.Count(line, "origincert:"); n != 1 {
+				t.Errorf("error %d names the package %d times: %q", i, n, line)
+			}
+		}
 	}
 }
