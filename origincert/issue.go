@@ -152,8 +152,9 @@ func (c *Client) listRaw(ctx context.Context, zoneID string) ([]apiCertificate, 
 	op := fmt.Sprintf("list origin certificates of zone %s", zoneID)
 	// Page until a page comes back empty or short. result_info may lack
 	// total_pages (cloudflare-go v0.119.0's own fixture has only page,
-	// per_page, count and total_count), and the server may cap per_page,
-	// so neither is trusted to say there is no next page.
+	// per_page, count and total_count), and the server may cap per_page:
+	// only a page shorter than the per_page it reports (20 when it does
+	// not say) ends the listing.
 	for page := 1; page <= maxPages; page++ {
 		uri := "/certificates?" + url.Values{"zone_id": {zoneID}, "page": {strconv.Itoa(page)}}.Encode()
 		pop := op
@@ -176,11 +177,13 @@ func (c *Client) listRaw(ctx context.Context, zoneID string) ([]apiCertificate, 
 		if perPage <= 0 {
 			perPage = defaultPerPage
 		}
-		if len(more) == 0 || len(more) < perPage || (info.TotalPages > 0 && page >= info.TotalPages) {
+		if len(more) == 0 || len(more) < perPage {
 			return out, nil
 		}
 	}
-	return out, nil
+	// Never a silently short list.
+	return nil, &APIError{Op: op, Kind: ErrMalformedResponse, StatusCode: http.StatusOK,
+		Messages: []string{fmt.Sprintf("still full pages after %d pages; not listing further", maxPages)}}
 }
 
 // maxPages bounds listing (at the API's default page size, thousands of
@@ -209,8 +212,11 @@ func (c *Client) findByKey(ctx context.Context, zoneID string, pub crypto.Public
 }
 
 // Revoke revokes an Origin CA certificate. Revocation is retried on
-// transient failures (revoking twice harms nothing). A certificate that
-// is already revoked or gone is reported as success.
+// transient failures. A certificate the API no longer knows (HTTP 404, or
+// a GET that says it is revoked) counts as revoked. Cloudflare documents
+// no answer for revoking a certificate twice, and its documented GET has
+// no revoked_at, so a second revocation may well be refused: that is
+// returned as the [*APIError] it is ([Renewer] copes with it).
 func (c *Client) Revoke(ctx context.Context, id string) error {
 	if id == "" {
 		return fmt.Errorf("origincert: revoke: empty certificate ID: %w", ErrInvalidRequest)

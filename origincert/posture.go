@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -24,6 +26,10 @@ const (
 	// zone's own uploaded certificate. Not a zone setting of the settings
 	// API; a deviation on it is fixed through its own endpoint.
 	SettingZoneOriginPulls Setting = "origin_tls_client_auth"
+	// SettingHostnameOriginPulls is one hostname's per-hostname origin
+	// pulls association (/zones/{id}/origin_tls_client_auth/hostnames);
+	// its deviations name the hostname.
+	SettingHostnameOriginPulls Setting = "origin_tls_client_auth/hostnames"
 )
 
 // postureSettings are the zone settings read one at a time, in report
@@ -62,6 +68,27 @@ type OriginPulls struct {
 	// Hostnames maps each hostname asked about to whether an enabled
 	// per-hostname association with an active certificate covers it.
 	Hostnames map[string]bool
+	// HostnameCertificates maps each hostname asked about whose
+	// association (enabled or not) names an active certificate to that
+	// certificate's ID: configured, if perhaps switched off.
+	HostnameCertificates map[string]string
+}
+
+// configured is the strongest level set up, whether switched on or not.
+func (o OriginPulls) configured() OriginPullLevel {
+	if len(o.Hostnames) > 0 {
+		all := true
+		for h := range o.Hostnames {
+			all = all && (o.Hostnames[h] || o.HostnameCertificates[h] != "")
+		}
+		if all {
+			return OriginPullsHostname
+		}
+	}
+	if o.ZoneCertificateID != "" {
+		return OriginPullsZone
+	}
+	return OriginPullsGlobal
 }
 
 // Level is the strongest level in force: hostname when every hostname
@@ -89,11 +116,13 @@ func (o OriginPulls) Level() OriginPullLevel {
 }
 
 // Deviation is one zone setting that is not at its secure value. Got is
-// "" when the zone did not report the setting.
+// "" when the zone did not report the setting. Hostname is set for
+// [SettingHostnameOriginPulls] only.
 type Deviation struct {
-	Setting Setting
-	Want    string
-	Got     string
+	Setting  Setting
+	Want     string
+	Got      string
+	Hostname string
 }
 
 // String says which setting deviates, what it is and what it should be.
@@ -101,6 +130,9 @@ func (d Deviation) String() string {
 	got := d.Got
 	if got == "" {
 		got = "(not reported)"
+	}
+	if d.Hostname != "" {
+		return fmt.Sprintf("%s of %s is %s, want %s", d.Setting, d.Hostname, got, d.Want)
 	}
 	return fmt.Sprintf("%s is %s, want %s", d.Setting, got, d.Want)
 }
@@ -123,11 +155,14 @@ func (p Posture) Secure() bool { return len(p.Deviations) == 0 }
 // returns them) and the origin pulls with the secure set. It is pure;
 // [Client.CheckPosture] feeds it.
 //
-// Origin pulls deviate only when nothing is in force: a zone whose own
-// certificate is active but whose zone level is off deviates on
+// Origin pulls are judged at the strongest level configured: when every
+// hostname asked about has a per-hostname certificate, each association
+// switched off deviates on [SettingHostnameOriginPulls]; else, when the
+// zone has its own active certificate, zone level off deviates on
 // [SettingZoneOriginPulls] (turn that on, not the weaker shared
-// certificate); otherwise on [SettingTLSClientAuth]. A zone with zone- or
-// hostname-level pulls in force does not need the global setting.
+// certificate); else no origin pulls at all deviate on
+// [SettingTLSClientAuth]. A level in force makes the weaker ones
+// unnecessary.
 func EvaluatePosture(zoneID string, settings map[Setting]string, pulls OriginPulls) Posture {
 	p := Posture{ZoneID: zoneID, Settings: map[Setting]string{}, OriginPulls: pulls}
 	for _, s := range postureSettings {
@@ -142,12 +177,18 @@ func EvaluatePosture(zoneID string, settings map[Setting]string, pulls OriginPul
 			p.Deviations = append(p.Deviations, Deviation{Setting: s.setting, Want: s.want, Got: got})
 		}
 	}
-	level := pulls.Level()
-	switch {
-	case level == OriginPullsHostname || level == OriginPullsZone:
-	case pulls.ZoneCertificateID != "" && !pulls.Zone:
-		p.Deviations = append(p.Deviations, Deviation{Setting: SettingZoneOriginPulls, Want: "on", Got: "off"})
-	case level == OriginPullsOff:
+	switch configured := pulls.configured(); {
+	case configured == OriginPullsHostname:
+		for _, h := range slices.Sorted(maps.Keys(pulls.Hostnames)) {
+			if !pulls.Hostnames[h] {
+				p.Deviations = append(p.Deviations, Deviation{Setting: SettingHostnameOriginPulls, Want: "on", Got: "off", Hostname: h})
+			}
+		}
+	case configured == OriginPullsZone:
+		if !pulls.Zone {
+			p.Deviations = append(p.Deviations, Deviation{Setting: SettingZoneOriginPulls, Want: "on", Got: "off"})
+		}
+	case pulls.Level() == OriginPullsOff:
 		p.Deviations = append(p.Deviations, Deviation{Setting: SettingTLSClientAuth, Want: "on", Got: settings[SettingTLSClientAuth]})
 	}
 	return p
@@ -237,12 +278,17 @@ func (c *Client) originPulls(ctx context.Context, zoneID, global string, hostnam
 			return out, err
 		}
 		out.Hostnames = map[string]bool{}
+		out.HostnameCertificates = map[string]string{}
 		for _, h := range hs {
 			a, err := c.hostnameOriginPulls(ctx, zoneID, h)
 			if err != nil && !errors.Is(err, ErrNotFound) {
 				return out, err
 			}
-			out.Hostnames[h] = err == nil && a.Enabled != nil && *a.Enabled && a.CertStatus == "active"
+			active := err == nil && a.CertID != "" && a.CertStatus == ClientCertActive
+			out.Hostnames[h] = active && a.Enabled != nil && *a.Enabled
+			if active {
+				out.HostnameCertificates[h] = a.CertID
+			}
 		}
 	}
 	return out, nil
@@ -307,7 +353,8 @@ func (c *Client) CheckPosture(ctx context.Context, zoneID string, hostnames ...s
 // setting to its secure value, one PATCH of that setting each (safe to
 // retry), and zone-level origin pulls through their own endpoint. It
 // returns the deviations it fixed. Origin pulls are enforced at the
-// strongest level configured: when the zone has its own active
+// strongest level configured: per-hostname associations of the hostnames
+// given are switched back on; when the zone has its own active
 // certificate, zone level is switched on, never the shared certificate;
 // only a zone with nothing configured gets the global setting. Turning
 // origin pulls on makes Cloudflare present a client certificate:
@@ -319,9 +366,12 @@ func (c *Client) EnforcePosture(ctx context.Context, zoneID string, hostnames ..
 	}
 	var fixed []Deviation
 	for _, d := range p.Deviations {
-		if d.Setting == SettingZoneOriginPulls {
+		switch d.Setting {
+		case SettingZoneOriginPulls:
 			err = c.SetZoneOriginPulls(ctx, zoneID, true)
-		} else {
+		case SettingHostnameOriginPulls:
+			err = c.SetHostnameOriginPulls(ctx, zoneID, d.Hostname, p.OriginPulls.HostnameCertificates[d.Hostname], true)
+		default:
 			err = c.patchSetting(ctx, zoneID, d.Setting, d.Want)
 		}
 		if err != nil {

@@ -161,6 +161,32 @@ func TestPostureOriginPullLevels(t *testing.T) {
 		}
 	})
 
+	t.Run("per-hostname association switched off: enforce switches it on, not the shared certificate", func(t *testing.T) {
+		f := newFakeCloudflare(cloudflaretest.WithDeployReads(0))
+		defer f.Close()
+		c := newClient(t, f)
+		zone := f.zones["example.com"]
+		secureSettings(f, zone)
+		id := upload(t, c, zone, true)
+		if err := c.SetHostnameOriginPulls(ctx, zone, "shop.example.com", id, false); err != nil {
+			t.Fatal(err)
+		}
+		fixed, err := c.EnforcePosture(ctx, zone, "shop.example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []origincert.Deviation{{Setting: origincert.SettingHostnameOriginPulls, Want: "on", Got: "off", Hostname: "shop.example.com"}}
+		if diff := cmp.Diff(want, fixed); diff != "" {
+			t.Errorf("fixed (-want +got):\n%s", diff)
+		}
+		if got := f.PresentedClientCertificate(zone, "shop.example.com"); got != id || f.Setting(zone, "tls_client_auth") != "off" {
+			t.Errorf("presented %q, tls_client_auth %s", got, f.Setting(zone, "tls_client_auth"))
+		}
+		if want[0].String() != "origin_tls_client_auth/hostnames of shop.example.com is off, want on" {
+			t.Errorf("String() = %q", want[0].String())
+		}
+	})
+
 	t.Run("nothing configured: the global level is the fallback", func(t *testing.T) {
 		f := newFakeCloudflare()
 		defer f.Close()
