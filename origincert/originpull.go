@@ -236,6 +236,13 @@ func (r *OriginPullRotator) Reconcile(ctx context.Context, t OriginPullTarget) (
 	if st.Data == nil {
 		st.Data = map[string][]byte{}
 	}
+	// A ca.crt this rotator did not write (CASecret with the shared
+	// origin-pull CA, say) stays trusted as the previous CA until the
+	// rotator's own certificate is in use: dropping it first would refuse
+	// what Cloudflare presents until then.
+	if ca := st.Data[CAKey]; len(ca) > 0 && len(st.Data[dataCurrentCA]) == 0 && len(st.Data[dataOldCA]) == 0 && len(st.Data[dataNextCA]) == 0 {
+		st.Data[dataOldCA] = ca
+	}
 	apply := func() error {
 		st.Data[CAKey] = joinPEM(st.Data[dataCurrentCA], st.Data[dataOldCA], st.Data[dataNextCA])
 		if len(st.Data[CAKey]) == 0 {
@@ -288,6 +295,15 @@ func (r *OriginPullRotator) Reconcile(ctx context.Context, t OriginPullTarget) (
 	// 3 and 4. Wait until it is active, then switch to it.
 	if next := st.Annotations[AnnotationOriginPullNextID]; next != "" {
 		info, err := r.Client.ClientCertificate(ctx, t.ZoneID, host, next)
+		if errors.Is(err, ErrNotFound) {
+			// Deleted behind our back: upload the same one again next time.
+			delete(st.Annotations, AnnotationOriginPullNextID)
+			if aerr := apply(); aerr != nil {
+				return res, aerr
+			}
+			res.RequeueAfter = poll
+			return res, err
+		}
 		if err != nil {
 			return res, err
 		}
@@ -330,8 +346,22 @@ func (r *OriginPullRotator) Reconcile(ctx context.Context, t OriginPullTarget) (
 		}
 	}
 
-	// 5. Delete what was replaced; once gone, stop trusting its CA.
-	if pending := splitIDs(st.Annotations[AnnotationOriginPullDelete]); len(pending) > 0 {
+	// 5. Delete what was replaced; once gone, stop trusting its CA. A
+	// previous CA with nothing to delete (one the rotator found in ca.crt)
+	// is dropped on a later call than the switch, once the certificate in
+	// use is the rotator's.
+	pending := splitIDs(st.Annotations[AnnotationOriginPullDelete])
+	if len(pending) == 0 && len(st.Data[dataOldCA]) > 0 && st.Annotations[AnnotationOriginPullID] != "" && len(st.Data[dataNextCert]) == 0 {
+		if res.Activated != "" {
+			res.RequeueAfter = poll
+		} else {
+			delete(st.Data, dataOldCA)
+			if err := apply(); err != nil {
+				return res, err
+			}
+		}
+	}
+	if len(pending) > 0 {
 		var keep []string
 		var errs []error
 		for _, id := range pending {

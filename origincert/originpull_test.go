@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -222,5 +223,53 @@ func TestOriginPullRotatorHostname(t *testing.T) {
 		if c.ID == ids[0] && c.Status != "deleted" {
 			t.Errorf("replaced hostname certificate is %s", c.Status)
 		}
+	}
+}
+
+// Taking over a CA Secret that trusts Cloudflare's shared origin-pull CA
+// (as CASecret writes it): the shared CA stays trusted until the zone's
+// own certificate is in use, and is dropped after.
+func TestOriginPullRotatorTakesOverSharedCA(t *testing.T) {
+	_, cs, ns := apiserver(t)
+	ctx := context.Background()
+	f := newFakeCloudflare()
+	defer f.Close()
+	zone := f.zones["example.com"]
+	f.SetSetting(zone, "tls_client_auth", "on") // the shared certificate is presented today
+	shared, err := origincert.CASecret(ns, "origin-pull-ca", origincert.OriginPullCAPEM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := origincert.ApplySecret(ctx, cs, shared, ""); err != nil {
+		t.Fatal(err)
+	}
+	trustsShared := func() bool {
+		s, err := cs.CoreV1().Secrets(ns).Get(ctx, "origin-pull-ca", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Contains(string(s.Data[origincert.CAKey]), strings.TrimSpace(string(origincert.OriginPullCAPEM())))
+	}
+	r := &origincert.OriginPullRotator{Client: newClient(t, f), Kube: cs}
+	target := origincert.OriginPullTarget{Namespace: ns, Name: "origin-pull-ca", ZoneID: zone, Spec: origincert.ZoneClientSpec{Zone: "example.com"}}
+	var activated bool
+	for i := 0; i < 3 && !activated; i++ {
+		res, err := r.Reconcile(ctx, target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		activated = res.Activated != ""
+		if !trustsShared() {
+			t.Fatalf("reconcile %d (%+v): the shared CA was dropped while Cloudflare still presents it", i, res)
+		}
+	}
+	if !activated {
+		t.Fatal("never activated")
+	}
+	if _, err := r.Reconcile(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	if trustsShared() {
+		t.Error("the shared CA is still trusted after the switch: any Cloudflare zone could reach the origin")
 	}
 }
