@@ -47,7 +47,7 @@ func (s *Server) originCA(w http.ResponseWriter, r *http.Request, rest []string)
 			methodNotAllowed(w)
 		}
 	default:
-		noRoute(w)
+		noRoute(w, r)
 	}
 }
 

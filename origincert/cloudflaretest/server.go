@@ -438,14 +438,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, 10000, "Authentication error")
 		return
 	case !strings.HasPrefix(auth, "Bearer "):
-		// A malformed header: 6003 "Invalid request headers", with 6111
-		// "Invalid format for Authorization header" in its error chain
-		// (Cloudflare API reference, "Troubleshooting API tokens").
-		fail(w, http.StatusBadRequest, 6003, "Invalid request headers")
+		// A malformed header: HTTP 400, 6003 "Invalid request headers",
+		// with 6111 "Invalid format for Authorization header" in its
+		// error_chain (quoted in Ultimate-Multisite/ultimate-multisite#73).
+		writeJSON(w, http.StatusBadRequest, map[string]any{"success": false, "messages": []any{}, "result": nil,
+			"errors": []any{map[string]any{"code": 6003, "message": "Invalid request headers",
+				"error_chain": []any{map[string]any{"code": 6111, "message": "Invalid format for Authorization header"}}}}})
 		return
 	case !s.authorized(r):
 		// A well-formed but unknown token: HTTP 403, 9109 "Invalid
-		// access token" (Cloudflare community and cloudflare-go issues).
+		// access token" (quoted in cert-manager/cert-manager#4465; the
+		// 403 with 9109 in jeessy2/ddns-go#1341).
 		fail(w, http.StatusForbidden, 9109, "Invalid access token")
 		return
 	}
@@ -482,9 +485,15 @@ func badBody(w http.ResponseWriter, err error) {
 	fail(w, http.StatusBadRequest, 1001, "Invalid request body: "+err.Error())
 }
 
-// noRoute answers a path the API does not serve: HTTP 404 with 7000 "No
-// route for that URI" (Cloudflare's answer for unknown paths).
-func noRoute(w http.ResponseWriter) { fail(w, http.StatusNotFound, 7000, "No route for that URI") }
+// noRoute answers a path the API does not serve, or an identifier that
+// names nothing: HTTP 400 with 7003 "Could not route to /client/v4/…,
+// perhaps your object identifier is invalid?" and 7000 "No route for that
+// URI" (the answer quoted with its status in cloudflare/cloudflare-go#118).
+func noRoute(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusBadRequest, map[string]any{"success": false, "messages": []any{}, "result": nil,
+		"errors": []any{map[string]any{"code": 7003, "message": "Could not route to " + r.URL.Path + ", perhaps your object identifier is invalid?"},
+			map[string]any{"code": 7000, "message": "No route for that URI"}}})
+}
 
 // methodNotAllowed: HTTP 405 with 10405 "Method not allowed" (the fake's
 // code; Cloudflare's is undocumented).
@@ -502,10 +511,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, path string) {
 	case parts[0] == "zones" && len(parts) >= 3:
 		z := s.zones[parts[1]]
 		if z == nil {
-			// Unknown zone: HTTP 400 with 7003 "Could not route to …,
-			// perhaps your object identifier is invalid?", Cloudflare's
-			// answer for an identifier that names nothing.
-			fail(w, http.StatusBadRequest, 7003, "Could not route to "+path+", perhaps your object identifier is invalid?")
+			noRoute(w, r) // an unknown zone ID
 			return
 		}
 		if z.denied {
@@ -516,7 +522,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, path string) {
 		}
 		s.zoneRoute(w, r, z, parts[2:])
 	default:
-		noRoute(w)
+		noRoute(w, r)
 	}
 }
 

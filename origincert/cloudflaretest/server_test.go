@@ -48,7 +48,7 @@ func TestServerShapes(t *testing.T) {
 	s := cloudflaretest.NewServer()
 	defer s.Close()
 	zone := cloudflaretest.ExampleComID
-	if st, env := do(t, s, "GET", "/zones/"+zone+"/settings", ""); st != 404 || code(env) != 7000 || env["success"] != false {
+	if st, env := do(t, s, "GET", "/zones/"+zone+"/settings", ""); st != 400 || code(env) != 7003 || env["success"] != false {
 		t.Errorf("batch settings: %d %v", st, env)
 	}
 	if st, env := do(t, s, "GET", "/zones/"+zone+"/settings/ssl", ""); st != 200 || env["result"].(map[string]any)["value"] != "full" {

@@ -26,13 +26,13 @@ func (s *Server) zoneRoute(w http.ResponseWriter, r *http.Request, z *zone, rest
 		// The batch "Get all Zone settings" was deprecated on
 		// 2025-04-23, end of life 2026-09-15 (Cloudflare API
 		// deprecations). The fake serves today's API: no such route.
-		noRoute(w)
+		noRoute(w, r)
 	case rest[0] == "settings" && len(rest) == 2:
 		s.setting(w, r, z, rest[1])
 	case rest[0] == "origin_tls_client_auth":
 		s.originPulls(w, r, z, rest[1:])
 	default:
-		noRoute(w)
+		noRoute(w, r)
 	}
 }
 
@@ -43,7 +43,7 @@ func (s *Server) zoneRoute(w http.ResponseWriter, r *http.Request, z *zone, rest
 func (s *Server) setting(w http.ResponseWriter, r *http.Request, z *zone, id string) {
 	allowed, known := settingValues[id]
 	if !known {
-		fail(w, http.StatusBadRequest, 7003, "Could not route to /zones/"+z.id+"/settings/"+id+", perhaps your object identifier is invalid?")
+		noRoute(w, r)
 		return
 	}
 	switch r.Method {
@@ -95,7 +95,7 @@ func (s *Server) originPulls(w http.ResponseWriter, r *http.Request, z *zone, re
 	case len(rest) == 2 && rest[0] == "hostnames" && r.Method == http.MethodGet:
 		s.getHostname(w, z, rest[1])
 	default:
-		noRoute(w)
+		noRoute(w, r)
 	}
 }
 
