@@ -149,6 +149,7 @@ func (c *Client) listRaw(ctx context.Context, zoneID string) ([]apiCertificate, 
 		return nil, fmt.Errorf("origincert: list certificates: empty zone ID: %w", ErrInvalidRequest)
 	}
 	var out []apiCertificate
+	seen := map[string]bool{}
 	op := fmt.Sprintf("list origin certificates of zone %s", zoneID)
 	// Page until a page comes back empty or short. result_info may lack
 	// total_pages (cloudflare-go v0.119.0's own fixture has only page,
@@ -172,14 +173,27 @@ func (c *Client) listRaw(ctx context.Context, zoneID string) ([]apiCertificate, 
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, more...)
+		fresh := 0
+		for _, m := range more {
+			if !seen[m.ID] {
+				seen[m.ID] = true
+				out = append(out, m)
+				fresh++
+			}
+		}
 		perPage := info.PerPage
 		if perPage <= 0 {
 			perPage = defaultPerPage
 		}
-		if len(more) == 0 || len(more) < perPage {
-			return out, nil
+		switch {
+		case len(more) == 0 || len(more) < perPage:
+		case fresh == 0, info.Page > 0 && info.Page != page:
+			// The server ignored the page asked for and repeated one.
+		case info.TotalCount > 0 && len(out) >= info.TotalCount:
+		default:
+			continue
 		}
+		return out, nil
 	}
 	// Never a silently short list.
 	return nil, &APIError{Op: op, Kind: ErrMalformedResponse, StatusCode: http.StatusOK,

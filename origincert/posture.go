@@ -258,13 +258,16 @@ func (c *Client) OriginPulls(ctx context.Context, zoneID string, hostnames ...st
 // originPulls reads the zone and hostname levels; global is the
 // tls_client_auth value already read.
 func (c *Client) originPulls(ctx context.Context, zoneID, global string, hostnames []string) (OriginPulls, error) {
+	// A zone-level read the API answers with "not found" means the
+	// feature is not set up: reported as off, which errs towards a
+	// deviation, never towards "secure".
 	out := OriginPulls{Global: global == "on"}
 	var err error
-	if out.Zone, err = c.ZoneOriginPulls(ctx, zoneID); err != nil {
+	if out.Zone, err = c.ZoneOriginPulls(ctx, zoneID); err != nil && !errors.Is(err, ErrNotFound) {
 		return out, err
 	}
 	certs, err := c.zoneClientCertificates(ctx, zoneID)
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return out, err
 	}
 	for _, zc := range certs {

@@ -219,7 +219,8 @@ func TestListPagesWithoutTotalPages(t *testing.T) {
 	if err != nil || len(got) != 25 {
 		t.Fatalf("List: %d certificates, %v; want 25", len(got), err)
 	}
-	// Exactly one full page: a second, empty, page ends the listing.
+	// Exactly one full page: total_count, or else an empty second page,
+	// ends the listing.
 	f2 := newFakeCloudflare()
 	defer f2.Close()
 	c2 := newClient(t, f2)
@@ -228,7 +229,7 @@ func TestListPagesWithoutTotalPages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got, err := c2.List(ctx, f2.zones["example.com"]); err != nil || len(got) != 20 || f2.count("GET /certificates") != 2 {
+	if got, err := c2.List(ctx, f2.zones["example.com"]); err != nil || len(got) != 20 || f2.count("GET /certificates") > 2 {
 		t.Errorf("20 certificates: %d, %v, %d requests", len(got), err, f2.count("GET /certificates"))
 	}
 }
@@ -404,5 +405,46 @@ func TestErrorsNameThePackageOnce(t *testing.T) {
 				t.Errorf("error %d names the package %d times: %q", i, n, line)
 			}
 		}
+	}
+}
+
+// Item 3, the class: a server that ignores page= and repeats its only
+// page, or sends everything at once, must not make List loop or
+// duplicate.
+func TestListServerIgnoringPages(t *testing.T) {
+	f := newFakeCloudflare()
+	defer f.Close()
+	c := newClient(t, f)
+	ctx := context.Background()
+	var ids []string
+	for i := range 3 {
+		cert, err := c.Issue(ctx, origincert.Request{Hostnames: []string{fmt.Sprintf("h%d.example.com", i)}, Validity: 7 * 24 * time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, cert.ID)
+	}
+	// The same full page (per_page 2, page 1) whatever page is asked.
+	var items []string
+	for _, id := range ids[:2] {
+		cert, _ := f.Certificate(id)
+		b, _ := json.Marshal(map[string]any{"id": id, "certificate": cert.PEM, "hostnames": cert.Hostnames, "expires_on": cert.NotAfter.String(),
+			"request_type": cert.RequestType, "requested_validity": cert.Validity, "csr": ""})
+		items = append(items, string(b))
+	}
+	page := `{"success":true,"errors":[],"messages":[],"result":[` + strings.Join(items, ",") + `],"result_info":{"page":1,"per_page":2,"count":2,"total_count":3}}`
+	for range 5 {
+		f.failNext("GET /certificates", injected{status: 200, body: page})
+	}
+	got, err := c.List(ctx, f.zones["example.com"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotIDs []string
+	for _, g := range got {
+		gotIDs = append(gotIDs, g.ID)
+	}
+	if diff := cmp.Diff(ids[:2], gotIDs); diff != "" || f.count("GET /certificates") != 2 {
+		t.Errorf("List after %d requests (-want +got):\n%s", f.count("GET /certificates"), diff)
 	}
 }
