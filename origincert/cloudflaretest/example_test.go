@@ -86,3 +86,60 @@ func ExampleServer_PresentedClientCertificate() {
 	// ""
 	// shared
 }
+
+// What the client sent and what the fake made of it.
+func ExampleServer_Certificates() {
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	cert, err := c.Issue(ctx, origincert.Request{Hostnames: origincert.ApexAndWildcard("example.com"), Validity: 7 * 24 * time.Hour})
+	if err != nil {
+		panic(err)
+	}
+	if err := c.Revoke(ctx, cert.ID); err != nil {
+		panic(err)
+	}
+	for _, oc := range api.Certificates() {
+		fmt.Println(oc.ID, oc.Hostnames, oc.RequestType, oc.Validity, "days, revoked:", !oc.RevokedAt.IsZero())
+	}
+	for _, r := range api.Requests() {
+		fmt.Println(r.Method, r.Path)
+	}
+	// Output:
+	// 328468547062983249580001 [example.com *.example.com] origin-ecc 7 days, revoked: true
+	// POST /certificates
+	// DELETE /certificates/328468547062983249580001
+}
+
+// A token without permission on a zone gets the same answer from the
+// Origin CA as a zone outside the account.
+func ExampleServer_DenyZone() {
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
+	api.DenyZone(cloudflaretest.ExampleNetID)
+	_, err = c.Issue(context.Background(), origincert.Request{Hostnames: []string{"example.net"}})
+	fmt.Println(errors.Is(err, origincert.ErrUnauthorized), errors.Is(err, origincert.ErrInvalidHostname))
+	// Output: true true
+}
+
+// A zone of its own, for tests that need one.
+func ExampleServer_AddZone() {
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
+	id := api.AddZone("example.org")
+	got, err := c.ZoneID(context.Background(), "example.org")
+	fmt.Println(got == id, err)
+	// Output: true <nil>
+}
