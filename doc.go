@@ -23,8 +23,11 @@
 //   - Transport — package origincert: Cloudflare Origin CA certificates as
 //     kubernetes.io/tls Secrets (with the Origin CA root as ca.crt), renewal
 //     decisions and a crash-safe renewal flow, the zone's TLS posture, and
-//     Authenticated Origin Pulls, so a connection proves it came through
-//     Cloudflare and, with a per-zone certificate, through your zone.
+//     Authenticated Origin Pulls with a crash-safe rotation of their client
+//     certificates, so a connection proves it came through Cloudflare and,
+//     with a per-zone certificate, through your zone. Its subpackage
+//     origincert/cloudflaretest is a fake Cloudflare API for testing
+//     programs that use it.
 //   - Ingress controller — package ingress (planned): ingress-nginx, Kong,
 //     Traefik and Service settings for allowlists, real client IP, origin TLS
 //     and client-certificate checks.
