@@ -288,28 +288,52 @@ type apiCertificate struct {
 	RevokedAt         time.Time `json:"-"`
 }
 
+// UnmarshalJSON decodes what identifies and carries the certificate
+// strictly (id, certificate, hostnames, csr, request_type) and the rest
+// leniently: an expires_on or revoked_at in a layout not known here, or a
+// requested_validity sent as a string, must not lose a certificate the API
+// has made (its expiry is read from the certificate itself). A revoked_at
+// that does not parse is left zero: not proven revoked.
 func (a *apiCertificate) UnmarshalJSON(b []byte) error {
 	type plain apiCertificate
 	aux := struct {
 		*plain
-		ExpiresOn string `json:"expires_on"`
-		RevokedAt string `json:"revoked_at"`
+		RequestedValidity json.RawMessage `json:"requested_validity"`
+		ExpiresOn         json.RawMessage `json:"expires_on"`
+		RevokedAt         json.RawMessage `json:"revoked_at"`
 	}{plain: (*plain)(a)}
 	if err := json.Unmarshal(b, &aux); err != nil {
 		return err
 	}
-	var err error
-	if aux.ExpiresOn != "" {
-		if a.ExpiresOn, err = ParseAPITime(aux.ExpiresOn); err != nil {
-			return err
+	var days json.Number
+	if len(aux.RequestedValidity) > 0 {
+		var s string
+		if json.Unmarshal(aux.RequestedValidity, &s) == nil {
+			days = json.Number(s)
+		} else {
+			_ = json.Unmarshal(aux.RequestedValidity, &days)
+		}
+		if n, err := days.Int64(); err == nil {
+			a.RequestedValidity = int(n)
 		}
 	}
-	if aux.RevokedAt != "" {
-		if a.RevokedAt, err = ParseAPITime(aux.RevokedAt); err != nil {
-			return err
-		}
-	}
+	a.ExpiresOn = lenientTime(aux.ExpiresOn)
+	a.RevokedAt = lenientTime(aux.RevokedAt)
 	return nil
+}
+
+// lenientTime parses a JSON string timestamp with ParseAPITime; anything
+// else (absent, null, another type, another layout) is the zero time.
+func lenientTime(raw json.RawMessage) time.Time {
+	var s string
+	if len(raw) == 0 || json.Unmarshal(raw, &s) != nil || s == "" {
+		return time.Time{}
+	}
+	t, err := ParseAPITime(s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 var monotonic = regexp.MustCompile(` m=[+-][0-9.]+$`)

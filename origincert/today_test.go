@@ -448,3 +448,24 @@ func TestListServerIgnoringPages(t *testing.T) {
 		t.Errorf("List after %d requests (-want +got):\n%s", f.count("GET /certificates"), diff)
 	}
 }
+
+// A created certificate is never lost over a field the client does not
+// need: expires_on or revoked_at in an unknown layout, requested_validity
+// as a string. (The certificate exists at Cloudflare; losing the answer
+// leaves an orphan and issues another.)
+func TestIssueKeepsCertificateDespiteOddFields(t *testing.T) {
+	for _, extra := range []map[string]any{
+		{"expires_on": "next Tuesday"},
+		{"expires_on": 1767225600},
+		{"revoked_at": "never"},
+		{"requested_validity": "365"},
+	} {
+		f := newFakeCloudflare()
+		f.AddCertificateResultFields(extra)
+		cert, err := newClient(t, f).Issue(context.Background(), origincert.Request{Hostnames: []string{"example.com"}})
+		if err != nil || cert.ID == "" || cert.NotAfter.IsZero() {
+			t.Errorf("%v: %v", extra, err)
+		}
+		f.Close()
+	}
+}
