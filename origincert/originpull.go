@@ -141,7 +141,10 @@ const (
 //     upload uploads the same one on re-run.
 //  2. Upload it. Before uploading, the zone's certificates are listed and
 //     one holding the same certificate adopted, so a lost answer never
-//     leaves two. Record its ID.
+//     leaves two. Record its ID and, in the same apply, remove the key
+//     from the Secret: once Cloudflare holds it, a copy next to the CA the
+//     origin trusts would let anyone who reads the Secret pass as
+//     Cloudflare.
 //  3. Poll its status until active (requeue every PollInterval).
 //  4. Switch: for a hostname, associate the hostname with it; at zone
 //     level, turn zone-level origin pulls on. Then, in one apply, make it
@@ -286,6 +289,10 @@ func (r *OriginPullRotator) Reconcile(ctx context.Context, t OriginPullTarget) (
 			return res, err
 		}
 		st.Annotations[AnnotationOriginPullNextID] = id
+		// Cloudflare holds the key now; it must not stay next to the CA
+		// the origin trusts, where whoever reads the Secret could present
+		// it to the origin as Cloudflare.
+		delete(st.Data, dataNextKey)
 		if err := apply(); err != nil {
 			return res, err
 		}
@@ -447,7 +454,9 @@ func (r *OriginPullRotator) upload(ctx context.Context, zoneID string, host bool
 	}
 	key, err := parsePrivateKeyPEM(st.Data[dataNextKey])
 	if err != nil {
-		return "", fmt.Errorf("origincert: secret %s/%s %s: %v", st.Namespace, st.Name, dataNextKey, err)
+		// Without the key (removed after an upload whose ID was then
+		// lost, say) this successor cannot be uploaded: start another.
+		return "", fmt.Errorf("origincert: secret %s/%s %s: %v: delete %s to start a new certificate", st.Namespace, st.Name, dataNextKey, err, dataNextCert)
 	}
 	z := &ZoneClientCertificate{CertificatePEM: certPEM, Key: key, NotAfter: want.NotAfter}
 	if host {

@@ -92,6 +92,15 @@ func TestOriginPullRotatorZone(t *testing.T) {
 		t.Fatalf("first reconcile: %+v, %v", res, err)
 	}
 	id1 := res.Uploaded
+	if s, err := cs.CoreV1().Secrets(ns).Get(ctx, target.Name, metav1.GetOptions{}); err != nil {
+		t.Fatal(err)
+	} else {
+		for k, v := range s.Data {
+			if strings.Contains(string(v), "PRIVATE KEY") {
+				t.Errorf("the Secret the origin trusts still holds the uploaded client key in %s", k)
+			}
+		}
+	}
 	if f.ZoneOriginPulls(zone) {
 		t.Error("zone level switched on before the certificate was active")
 	}
