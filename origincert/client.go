@@ -40,6 +40,7 @@ type Client struct {
 	attempts int
 	minDelay time.Duration
 	maxWait  time.Duration
+	clock    func() time.Time
 }
 
 type clientConfig struct {
@@ -49,6 +50,7 @@ type clientConfig struct {
 	minDelay time.Duration
 	maxWait  time.Duration
 	rps      float64
+	clock    func() time.Time
 }
 
 // Option configures what a [Client] talks to and how patiently.
@@ -72,6 +74,10 @@ func WithRetry(attempts int, minDelay, maxWait time.Duration) Option {
 	return func(c *clientConfig) { c.attempts, c.minDelay, c.maxWait = attempts, minDelay, maxWait }
 }
 
+// WithClock sets the clock the client reads Retry-After dates against
+// (default time.Now).
+func WithClock(now func() time.Time) Option { return func(c *clientConfig) { c.clock = now } }
+
 // WithRateLimit sets the client-side request rate (default 4 per second,
 // Cloudflare's 1200 per 5 minutes).
 func WithRateLimit(perSecond float64) Option { return func(c *clientConfig) { c.rps = perSecond } }
@@ -86,7 +92,7 @@ func WithRateLimit(perSecond float64) Option { return func(c *clientConfig) { c.
 // any other control character or space is refused at once with
 // [ErrUnauthorized]: no request could carry it.
 func NewClient(token string, opts ...Option) (*Client, error) {
-	cfg := clientConfig{attempts: 4, minDelay: time.Second, maxWait: 30 * time.Second, rps: 4}
+	cfg := clientConfig{attempts: 4, minDelay: time.Second, maxWait: 30 * time.Second, rps: 4, clock: time.Now}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -125,7 +131,10 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("origincert: cloudflare client: %w", err)
 	}
-	return &Client{api: api, attempts: cfg.attempts, minDelay: cfg.minDelay, maxWait: cfg.maxWait}, nil
+	if cfg.clock == nil {
+		cfg.clock = time.Now
+	}
+	return &Client{api: api, attempts: cfg.attempts, minDelay: cfg.minDelay, maxWait: cfg.maxWait, clock: cfg.clock}, nil
 }
 
 // retryClass says which failures a call may repeat.
@@ -153,7 +162,7 @@ func (c *Client) call(ctx context.Context, op string, rc retryClass, fn func(ctx
 		var ae *APIError
 		cerr := err
 		if !errors.As(err, &ae) { // fn's own verdicts are *APIError already
-			cerr = classify(op, ex, err)
+			cerr = classify(op, ex, err, c.clock())
 		}
 		if cerr == nil {
 			return nil

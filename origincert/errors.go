@@ -153,7 +153,7 @@ func (ex *exchange) parseEnvelope() (cfapi.Envelope, bool) {
 
 // classify turns the exchange (and cloudflare-go's error, if any) into an
 // *APIError, or returns nil when the call succeeded.
-func classify(op string, ex *exchange, cfErr error) error {
+func classify(op string, ex *exchange, cfErr error, now time.Time) error {
 	e := &APIError{Op: op, Attempts: ex.attempts, Err: cfErr}
 	if ex.status == 0 {
 		if cfErr == nil && ex.err == nil {
@@ -184,11 +184,11 @@ func classify(op string, ex *exchange, cfErr error) error {
 	switch s := ex.status; {
 	case s == http.StatusTooManyRequests:
 		e.Kind = ErrRateLimited
-		e.RetryAfter = cfapi.RetryAfter(ex.header.Get("Retry-After"), time.Now(), 0)
+		e.RetryAfter = cfapi.RetryAfter(ex.header.Get("Retry-After"), now, 0)
 	case s >= 500:
 		e.Kind = ErrServer
 		if s == http.StatusServiceUnavailable {
-			e.RetryAfter = cfapi.RetryAfter(ex.header.Get("Retry-After"), time.Now(), 0)
+			e.RetryAfter = cfapi.RetryAfter(ex.header.Get("Retry-After"), now, 0)
 		}
 	case s == http.StatusUnauthorized || s == http.StatusForbidden || hasAuthCode:
 		e.Kind = ErrUnauthorized

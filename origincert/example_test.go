@@ -167,6 +167,7 @@ func ExampleNewClient() {
 		origincert.WithBaseURL("http://127.0.0.1:1/client/v4"), // a stand-in; the default is Cloudflare's API
 		origincert.WithRetry(4, time.Second, 30*time.Second),
 		origincert.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}),
+		origincert.WithClock(time.Now), // Retry-After dates are read against it
 	)
 	fmt.Println(c != nil, err)
 	_, err = origincert.NewClient("")
