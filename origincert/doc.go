@@ -55,6 +55,14 @@
 // ingress controllers. The shared CA expires at [OriginPullCAExpiry]
 // (2029-11-01): alert before it.
 //
+// A per-zone or per-hostname client certificate needs a lifecycle:
+// Cloudflare deploys a new one over minutes, asks to keep the old one
+// until the new one is active, and never deletes expired ones.
+// [OriginPullRotator] keeps it, crash-safely, with the CA Secret the
+// origin trusts as its record: upload, wait until active, switch, delete
+// the replaced one, renew before expiry. Origins must read ca.crt again
+// when it changes (examples/originserver shows how).
+//
 //	cfg, err := origincert.ServerTLSConfig(pair, nil) // nil: Cloudflare's shared CA
 //	srv := &http.Server{TLSConfig: cfg}
 //	err = srv.ListenAndServeTLS("", "")
