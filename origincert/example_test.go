@@ -584,7 +584,8 @@ func ExampleNeedsRenewal() {
 	}
 	cert, _ := c.Issue(context.Background(), origincert.Request{Hostnames: origincert.ApexAndWildcard("example.com"), Validity: 30 * 24 * time.Hour})
 	s, _ := origincert.TLSSecret("web", "origin-tls", cert)
-	want := origincert.Want{Hostnames: origincert.ApexAndWildcard("example.com"), RenewBefore: 7 * 24 * time.Hour}
+	want := origincert.Want{Hostnames: origincert.ApexAndWildcard("example.com"), RenewBefore: 7 * 24 * time.Hour,
+		Issuers: api.IssuerRoots()} // the fake's roots; leave it zero in production
 	fmt.Println(origincert.NeedsRenewal(s, want, cert.NotAfter.Add(-10*24*time.Hour)).Renew)
 	d := origincert.NeedsRenewal(s, want, cert.NotAfter.Add(-5*24*time.Hour))
 	fmt.Println(d.Renew, d.Reason)
@@ -628,7 +629,8 @@ func ExampleRenewer_Reconcile() {
 	}
 	ctx := context.Background()
 	kube := fake.NewClientset()
-	r := &origincert.Renewer{Client: c, Kube: kube, Grace: 24 * time.Hour}
+	r := &origincert.Renewer{Client: c, Kube: kube, Grace: 24 * time.Hour,
+		Issuers: api.IssuerRoots()} // the fake's roots; leave it zero in production
 	target := origincert.Target{Namespace: "web", Name: "origin-tls", Request: origincert.Request{Hostnames: origincert.ApexAndWildcard("example.com")}}
 
 	res, _ := r.Reconcile(ctx, target)
