@@ -43,6 +43,9 @@ type Server struct {
 	requests    []Request
 	nextID      int
 	createExtra map[string]any
+	limit       int           // requests per window; 0: no limit
+	window      time.Duration //
+	recent      []time.Time   // times of requests inside the window
 }
 
 type zone struct {
@@ -72,6 +75,13 @@ func WithToken(token string) Option { return func(s *Server) { s.token = token }
 // pending_deployment). Cloudflare takes "a few minutes".
 func WithDeployReads(n int) Option { return func(s *Server) { s.deployReads = max(n, 0) } }
 
+// WithRateLimit sets how many requests the server answers per window
+// before it answers 429 (default 1200 per 5 minutes, Cloudflare's limit
+// per token: API reference, "Rate limits"). Zero n switches it off.
+func WithRateLimit(n int, per time.Duration) Option {
+	return func(s *Server) { s.limit, s.window = max(n, 0), per }
+}
+
 // NewServer starts a fake API with the zones example.com ([ExampleComID])
 // and example.net ([ExampleNetID]), each with the settings ssl=full,
 // min_tls_version=1.0, always_use_https=off, tls_client_auth=off, and
@@ -84,6 +94,8 @@ func NewServer(opts ...Option) *Server {
 		zones:       map[string]*zone{},
 		certs:       map[string]*OriginCertificate{},
 		inject:      map[string][]Response{},
+		limit:       1200,
+		window:      5 * time.Minute,
 	}
 	for _, o := range opts {
 		o(s)
@@ -431,6 +443,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, inj.Body)
 		return
 	}
+	if wait, limited := s.rateLimited(); limited {
+		// HTTP 429 with Retry-After; the message as quoted in
+		// lablabs/cloudflare-exporter#74 and lfaoro/flares#24. The code
+		// (971) is the fake's assumption: the quotes do not show it.
+		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Round(time.Second)/time.Second)))
+		fail(w, http.StatusTooManyRequests, 971, "More than 1200 requests per 300 seconds reached. Please wait and consider throttling your request speed")
+		return
+	}
 	switch auth := r.Header.Get("Authorization"); {
 	case auth == "":
 		// No credentials: HTTP 400, code 10000 "Authentication error"
@@ -455,6 +475,29 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.route(w, r, path)
+}
+
+// rateLimited counts this request and says whether it is over the limit
+// and for how long.
+func (s *Server) rateLimited() (time.Duration, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.limit == 0 {
+		return 0, false
+	}
+	now := s.now()
+	keep := s.recent[:0]
+	for _, t := range s.recent {
+		if now.Sub(t) < s.window {
+			keep = append(keep, t)
+		}
+	}
+	s.recent = keep
+	if len(s.recent) >= s.limit {
+		return max(s.window-now.Sub(s.recent[0]), time.Second), true
+	}
+	s.recent = append(s.recent, now)
+	return 0, false
 }
 
 func (s *Server) authorized(r *http.Request) bool {

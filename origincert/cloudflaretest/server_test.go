@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/originguard/originguard/origincert/cloudflaretest"
 )
@@ -88,5 +89,32 @@ func TestNotImportedByOrigincert(t *testing.T) {
 	}
 	if strings.Contains(string(out), "origincert/cloudflaretest") {
 		t.Error("origincert depends on origincert/cloudflaretest")
+	}
+}
+
+// Cloudflare's per-token limit: over it, 429 with Retry-After until the
+// window has room again.
+func TestServerRateLimit(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s := cloudflaretest.NewServer(cloudflaretest.WithRateLimit(3, time.Minute), cloudflaretest.WithClock(func() time.Time { return now }))
+	defer s.Close()
+	for i := range 3 {
+		if st, _ := do(t, s, "GET", "/zones", ""); st != 200 {
+			t.Fatalf("request %d: %d", i+1, st)
+		}
+	}
+	req, _ := http.NewRequest("GET", s.URL()+"/zones", nil)
+	req.Header.Set("Authorization", "Bearer "+cloudflaretest.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "60" {
+		t.Errorf("over the limit: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	now = now.Add(time.Minute)
+	if st, _ := do(t, s, "GET", "/zones", ""); st != 200 {
+		t.Errorf("after the window: %d", st)
 	}
 }
