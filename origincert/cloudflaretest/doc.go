@@ -21,6 +21,12 @@
 //     with the documented status progression pending_deployment → active
 //     and pending_deletion → deleted.
 //
+// Like Cloudflare, it answers 429 with Retry-After past 1200 requests in
+// 5 minutes ([WithRateLimit] changes that), and a token without
+// permission on a zone ([Server.DenyZone]) gets 403 from the zone's
+// endpoints and, from the Origin CA, the same "not part of your account,
+// or you do not have access" as a zone of another account.
+//
 // Request bodies are decoded strictly: a field the API reference does not
 // list, or a missing required one, is refused with HTTP 400, so a client
 // that sends zero-valued extras finds out in its tests.
