@@ -42,8 +42,10 @@ var (
 // Cloudflare's envelope codes for authentication failures that may come
 // with HTTP 400 rather than 401/403: 6003 invalid request headers, 6111
 // invalid Authorization header, 9106/9109 missing or invalid token, 10000
-// authentication error, 10001 unsupported authentication.
-var authCodes = map[int]bool{6003: true, 6111: true, 9106: true, 9109: true, 10000: true, 10001: true}
+// authentication error, 10001 unsupported authentication, and the Origin
+// CA's 1016 "User is not authorized to perform this action" (a token
+// without the permission; cloudflare/origin-ca-issuer#66).
+var authCodes = map[int]bool{1016: true, 6003: true, 6111: true, 9106: true, 9109: true, 10000: true, 10001: true}
 
 // APIError is a failed Cloudflare API call. It is matched by its Kind
 // (errors.Is(err, ErrRateLimited)) and unwraps to what cloudflare-go

@@ -348,6 +348,13 @@ func TestNoAccessIsAlsoUnauthorized(t *testing.T) {
 	if !strings.Contains(err.Error(), "lacks SSL and Certificates permission") {
 		t.Errorf("error does not name the permission: %v", err)
 	}
+	// The Origin CA's 1016 (origin-ca-issuer#66) is a permission problem,
+	// whatever the HTTP status.
+	f.failNext("POST /certificates", injected{status: 400, body: `{"success":false,"errors":[{"code":1016,"message":"User is not authorized to perform this action"}],"messages":[],"result":null}`})
+	_, err = newClient(t, f).Issue(context.Background(), origincert.Request{Hostnames: []string{"example.net"}})
+	if !errors.Is(err, origincert.ErrUnauthorized) {
+		t.Errorf("1016: %v, want ErrUnauthorized", err)
+	}
 	// A plain invalid hostname (rejected locally) is not an auth problem.
 	_, err = newClient(t, f).Issue(context.Background(), origincert.Request{Hostnames: []string{"localhost"}})
 	if !errors.Is(err, origincert.ErrInvalidHostname) || errors.Is(err, origincert.ErrUnauthorized) {
