@@ -75,7 +75,10 @@ type ZoneClientCertificate struct {
 }
 
 // NewZoneClientCertificate makes a per-zone origin-pull CA and client
-// certificate.
+// certificate. Both are valid from an hour before the spec's clock says
+// now: the origin checks the client certificate with its own clock, which
+// may run behind, and a certificate it sees as not yet valid would be
+// refused for exactly as long.
 func NewZoneClientCertificate(spec ZoneClientSpec) (*ZoneClientCertificate, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err

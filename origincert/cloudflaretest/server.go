@@ -314,6 +314,9 @@ func (s *Server) PresentedClientCertificate(zoneID, hostname string) string {
 		}
 	}
 	if z.zoneAOP {
+		// Cloudflare does not say which of several active zone-level
+		// certificates it presents (it asks to keep one active); the
+		// fake takes the newest. Tests should hold true for either.
 		for _, c := range slices.Backward(z.clientCert) {
 			if c.Status == "active" {
 				return c.ID
