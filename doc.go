@@ -27,8 +27,11 @@
 //   - Transport — package origincert: Cloudflare Origin CA certificates as
 //     kubernetes.io/tls Secrets (with the Origin CA root as ca.crt), renewal
 //     decisions and a crash-safe renewal flow, the zone's TLS posture, and
-//     Authenticated Origin Pulls, so a connection proves it came through
-//     Cloudflare and, with a per-zone certificate, through your zone.
+//     Authenticated Origin Pulls with a crash-safe rotation of their client
+//     certificates, so a connection proves it came through Cloudflare and,
+//     with a per-zone certificate, through your zone. Its subpackage
+//     origincert/cloudflaretest is a fake Cloudflare API for testing
+//     programs that use it.
 //   - Ingress controller — package ingress: for Gateway API, Envoy Gateway,
 //     ingress-nginx, Traefik and Kong, and the controller's Service, the
 //     objects and settings that admit only the edge, believe the client

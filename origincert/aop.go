@@ -10,9 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/http"
 	"time"
-
-	"github.com/cloudflare/cloudflare-go"
 )
 
 // ServerTLSConfig returns a tls.Config for a Go origin server behind
@@ -39,12 +38,12 @@ func ServerTLSConfig(cert tls.Certificate, clientCAs *x509.CertPool) (*tls.Confi
 }
 
 // ZoneClientSpec describes a per-zone origin-pull client certificate.
-// Zero values work: ECDSA P-256, one year, now from time.Now.
+// Zero values work: ECDSA P-256, one year, time.Now.
 type ZoneClientSpec struct {
-	Zone     string        // the zone name, used in the subjects
-	KeyType  KeyType       //
-	Validity time.Duration // zero means one year
-	Now      time.Time     // zero means time.Now()
+	Zone     string           // the zone name, used in the subjects
+	KeyType  KeyType          //
+	Validity time.Duration    // zero means one year
+	Clock    func() time.Time // zero means time.Now
 }
 
 // Validate reports every problem with the spec.
@@ -76,14 +75,17 @@ type ZoneClientCertificate struct {
 }
 
 // NewZoneClientCertificate makes a per-zone origin-pull CA and client
-// certificate.
+// certificate. Both are valid from an hour before the spec's clock says
+// now: the origin checks the client certificate with its own clock, which
+// may run behind, and a certificate it sees as not yet valid would be
+// refused for exactly as long.
 func NewZoneClientCertificate(spec ZoneClientSpec) (*ZoneClientCertificate, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	now := spec.Now
-	if now.IsZero() {
-		now = time.Now()
+	now := time.Now()
+	if spec.Clock != nil {
+		now = spec.Clock()
 	}
 	validity := spec.Validity
 	if validity == 0 {
@@ -159,18 +161,13 @@ func serial() *big.Int {
 // returns Cloudflare's ID for it. Only a 429 is retried. The key leaves
 // the process here, to Cloudflare, by design.
 func (c *Client) UploadZoneClientCertificate(ctx context.Context, zoneID string, z *ZoneClientCertificate) (string, error) {
-	return c.uploadClientCertificate(ctx, "origin-pull certificate", zoneID, z,
-		func(ctx context.Context, cert, key string) (string, error) {
-			res, err := c.api.UploadPerZoneAuthenticatedOriginPullsCertificate(ctx, zoneID,
-				cloudflare.PerZoneAuthenticatedOriginPullsCertificateParams{Certificate: cert, PrivateKey: key})
-			return res.ID, err
-		})
+	return c.uploadClientCertificate(ctx, "origin-pull certificate", zoneID, z, zonePath(zoneID, "origin_tls_client_auth"))
 }
 
-// uploadClientCertificate uploads z's certificate and key with upload,
-// retrying only a 429, and checks that the answer names an ID.
-func (c *Client) uploadClientCertificate(ctx context.Context, what, zoneID string, z *ZoneClientCertificate,
-	upload func(ctx context.Context, cert, key string) (string, error)) (string, error) {
+// uploadClientCertificate uploads z's certificate and key to path with
+// exactly the documented body {certificate, private_key}, retrying only a
+// 429, and checks that the answer names an ID.
+func (c *Client) uploadClientCertificate(ctx context.Context, what, zoneID string, z *ZoneClientCertificate, path string) (string, error) {
 	if zoneID == "" || z == nil {
 		return "", fmt.Errorf("origincert: upload %s: empty zone ID or certificate: %w", what, ErrInvalidRequest)
 	}
@@ -180,9 +177,14 @@ func (c *Client) uploadClientCertificate(ctx context.Context, what, zoneID strin
 	}
 	var id string
 	op := fmt.Sprintf("upload %s to zone %s", what, zoneID)
-	err = c.call(ctx, op, retry429Only, func(ctx context.Context, _ *exchange) error {
-		var err error
-		id, err = upload(ctx, string(z.CertificatePEM), string(keyPEM))
+	body := struct {
+		Certificate string `json:"certificate"`
+		PrivateKey  string `json:"private_key"`
+	}{string(z.CertificatePEM), string(keyPEM)}
+	err = c.call(ctx, op, retry429Only, func(ctx context.Context, ex *exchange) error {
+		var res zoneCertificate
+		err := c.raw(ctx, ex, op, http.MethodPost, path, body, &res, nil)
+		id = res.ID
 		return err
 	})
 	if err != nil {
@@ -201,12 +203,19 @@ func (c *Client) SetZoneOriginPulls(ctx context.Context, zoneID string, enabled 
 		return fmt.Errorf("origincert: set origin pulls: empty zone ID: %w", ErrInvalidRequest)
 	}
 	op := fmt.Sprintf("set origin pulls of zone %s to %t", zoneID, enabled)
-	return c.call(ctx, op, retrySafe, func(ctx context.Context, _ *exchange) error {
-		res, err := c.api.SetPerZoneAuthenticatedOriginPullsStatus(ctx, zoneID, enabled)
-		if err == nil && res.Enabled != enabled {
-			return &APIError{Op: op, Kind: ErrMalformedResponse, StatusCode: 200, Messages: []string{fmt.Sprintf("API answered enabled=%t", res.Enabled)}}
+	return c.call(ctx, op, retrySafe, func(ctx context.Context, ex *exchange) error {
+		var res struct {
+			Enabled bool `json:"enabled"`
 		}
-		return err
+		if err := c.raw(ctx, ex, op, http.MethodPut, zonePath(zoneID, "origin_tls_client_auth", "settings"), struct {
+			Enabled bool `json:"enabled"`
+		}{enabled}, &res, nil); err != nil {
+			return err
+		}
+		if res.Enabled != enabled {
+			return &APIError{Op: op, Kind: ErrMalformedResponse, StatusCode: ex.status, Messages: []string{fmt.Sprintf("API answered enabled=%t", res.Enabled)}}
+		}
+		return nil
 	})
 }
 
@@ -217,8 +226,12 @@ func (c *Client) ZoneOriginPulls(ctx context.Context, zoneID string) (bool, erro
 		return false, fmt.Errorf("origincert: get origin pulls: empty zone ID: %w", ErrInvalidRequest)
 	}
 	var on bool
-	err := c.call(ctx, "get origin pulls of zone "+zoneID, retrySafe, func(ctx context.Context, _ *exchange) error {
-		res, err := c.api.GetPerZoneAuthenticatedOriginPullsStatus(ctx, zoneID)
+	op := "get origin pulls of zone " + zoneID
+	err := c.call(ctx, op, retrySafe, func(ctx context.Context, ex *exchange) error {
+		var res struct {
+			Enabled bool `json:"enabled"`
+		}
+		err := c.raw(ctx, ex, op, http.MethodGet, zonePath(zoneID, "origin_tls_client_auth", "settings"), nil, &res, nil)
 		on = res.Enabled
 		return err
 	})
@@ -233,12 +246,7 @@ func (c *Client) ZoneOriginPulls(ctx context.Context, zoneID string) (bool, erro
 // [ZoneClientCertificate] (Zone set to the hostname) and trust only its
 // CA there. Only a 429 is retried.
 func (c *Client) UploadHostnameClientCertificate(ctx context.Context, zoneID string, z *ZoneClientCertificate) (string, error) {
-	return c.uploadClientCertificate(ctx, "hostname origin-pull certificate", zoneID, z,
-		func(ctx context.Context, cert, key string) (string, error) {
-			res, err := c.api.UploadPerHostnameAuthenticatedOriginPullsCertificate(ctx, zoneID,
-				cloudflare.PerHostnameAuthenticatedOriginPullsCertificateParams{Certificate: cert, PrivateKey: key})
-			return res.ID, err
-		})
+	return c.uploadClientCertificate(ctx, "hostname origin-pull certificate", zoneID, z, zonePath(zoneID, "origin_tls_client_auth", "hostnames", "certificates"))
 }
 
 // SetHostnameOriginPulls makes Cloudflare present certificate certID when
@@ -256,18 +264,31 @@ func (c *Client) SetHostnameOriginPulls(ctx context.Context, zoneID, hostname, c
 		return err
 	}
 	op := fmt.Sprintf("set origin pulls of %s in zone %s to %t", hs[0], zoneID, enabled)
-	return c.call(ctx, op, retrySafe, func(ctx context.Context, _ *exchange) error {
-		res, err := c.api.EditPerHostnameAuthenticatedOriginPullsConfig(ctx, zoneID, []cloudflare.PerHostnameAuthenticatedOriginPullsConfig{
-			{Hostname: hs[0], CertID: certID, Enabled: &enabled},
-		})
-		if err != nil {
+	return c.putHostnameAssociation(ctx, op, zoneID, hs[0], certID, &enabled)
+}
+
+// hostnameConfig is one entry of PUT /zones/{id}/origin_tls_client_auth/hostnames:
+// enabled null removes the association.
+type hostnameConfig struct {
+	Hostname string `json:"hostname"`
+	CertID   string `json:"cert_id"`
+	Enabled  *bool  `json:"enabled"`
+}
+
+func (c *Client) putHostnameAssociation(ctx context.Context, op, zoneID, hostname, certID string, enabled *bool) error {
+	body := struct {
+		Config []hostnameConfig `json:"config"`
+	}{[]hostnameConfig{{Hostname: hostname, CertID: certID, Enabled: enabled}}}
+	return c.call(ctx, op, retrySafe, func(ctx context.Context, ex *exchange) error {
+		var res []hostnameAssociation
+		if err := c.raw(ctx, ex, op, http.MethodPut, zonePath(zoneID, "origin_tls_client_auth", "hostnames"), body, &res, nil); err != nil {
 			return err
 		}
 		for _, d := range res {
-			if d.Hostname == hs[0] && d.CertID == certID && d.Enabled == enabled {
+			if d.Hostname == hostname && d.CertID == certID && (enabled == nil || d.Enabled != nil && *d.Enabled == *enabled) {
 				return nil
 			}
 		}
-		return &APIError{Op: op, Kind: ErrMalformedResponse, StatusCode: 200, Messages: []string{"answer does not confirm the setting"}}
+		return &APIError{Op: op, Kind: ErrMalformedResponse, StatusCode: ex.status, Messages: []string{"answer does not confirm the setting"}}
 	})
 }

@@ -73,6 +73,9 @@ func clientCert(t *testing.T, ca *testCA, cn string, notBefore, notAfter time.Ti
 func get(addr string, client *tls.Certificate, maxVersion uint16, seen *[][]byte) (string, error) {
 	roots := x509.NewCertPool()
 	roots.AddCert(fakeECCRoot.cert)
+	for _, r := range apiRoots {
+		roots.AddCert(r)
+	}
 	cfg := &tls.Config{RootCAs: roots, ServerName: "www.example.com", MinVersion: tls.VersionTLS10, MaxVersion: maxVersion,
 		GetClientCertificate: func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			if seen != nil {

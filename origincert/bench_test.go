@@ -2,6 +2,7 @@ package origincert_test
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"testing"
 	"time"
 
@@ -30,7 +31,13 @@ func BenchmarkGenerateKey(b *testing.B) {
 func BenchmarkNeedsRenewal(b *testing.B) {
 	for _, kt := range []origincert.KeyType{origincert.ECDSAP256, origincert.RSA2048} {
 		s := secretFor(b, secretSpec{kt: kt})
-		want := origincert.Want{Hostnames: origincert.ApexAndWildcard("example.com"), KeyType: kt}
+		// One issuer, as in production (the embedded root for the key
+		// type), not the tests' list of every test root.
+		issuer := fakeECCRoot.cert
+		if kt == origincert.RSA2048 {
+			issuer = fakeRSARoot.cert
+		}
+		want := origincert.Want{Hostnames: origincert.ApexAndWildcard("example.com"), KeyType: kt, Issuers: []*x509.Certificate{issuer}}
 		now := time.Now()
 		b.Run("NeedsRenewal/"+string(kt), func(b *testing.B) {
 			b.ReportAllocs()

@@ -2,6 +2,7 @@ package origincert
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/cloudflare/cloudflare-go"
+
+	"github.com/originguard/originguard/internal/cfapi"
 )
 
 // Client talks to the Cloudflare API through cloudflare-go with an API
@@ -37,6 +40,7 @@ type Client struct {
 	attempts int
 	minDelay time.Duration
 	maxWait  time.Duration
+	clock    func() time.Time
 }
 
 type clientConfig struct {
@@ -46,6 +50,7 @@ type clientConfig struct {
 	minDelay time.Duration
 	maxWait  time.Duration
 	rps      float64
+	clock    func() time.Time
 }
 
 // Option configures what a [Client] talks to and how patiently.
@@ -69,20 +74,37 @@ func WithRetry(attempts int, minDelay, maxWait time.Duration) Option {
 	return func(c *clientConfig) { c.attempts, c.minDelay, c.maxWait = attempts, minDelay, maxWait }
 }
 
+// WithClock sets the clock the client reads Retry-After dates against
+// (default time.Now).
+func WithClock(now func() time.Time) Option { return func(c *clientConfig) { c.clock = now } }
+
 // WithRateLimit sets the client-side request rate (default 4 per second,
 // Cloudflare's 1200 per 5 minutes).
 func WithRateLimit(perSecond float64) Option { return func(c *clientConfig) { c.rps = perSecond } }
 
-// New makes a Client that authenticates with an API token. The token
-// needs Zone:Read, Zone Settings:Edit and SSL and Certificates:Edit for the
-// zones it manages. The token is never logged.
-func New(token string, opts ...Option) (*Client, error) {
-	cfg := clientConfig{attempts: 4, minDelay: time.Second, maxWait: 30 * time.Second, rps: 4}
+// NewClient makes a Client that authenticates with an API token. The
+// token needs Zone:Read, Zone Settings:Edit and SSL and Certificates:Edit
+// for the zones it manages. The token is never logged.
+//
+// Leading and trailing white space is trimmed: a token pasted or mounted
+// from a file with a trailing newline works (origin-ca-issuer users hit
+// this as "invalid header field value"). A token that is empty or holds
+// any other control character or space is refused at once with
+// [ErrUnauthorized]: no request could carry it.
+func NewClient(token string, opts ...Option) (*Client, error) {
+	cfg := clientConfig{attempts: 4, minDelay: time.Second, maxWait: 30 * time.Second, rps: 4, clock: time.Now}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if strings.TrimSpace(token) == "" {
+	token = strings.TrimSpace(token)
+	if token == "" {
 		return nil, fmt.Errorf("origincert: empty API token: %w", ErrUnauthorized)
+	}
+	for i, r := range token {
+		// RFC 6750 bearer tokens are printable ASCII without spaces.
+		if r <= ' ' || r >= 0x7f {
+			return nil, fmt.Errorf("origincert: API token has a control, space or non-ASCII character at byte %d: %w", i, ErrUnauthorized)
+		}
 	}
 	if cfg.attempts < 1 {
 		cfg.attempts = 1
@@ -109,7 +131,10 @@ func New(token string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("origincert: cloudflare client: %w", err)
 	}
-	return &Client{api: api, attempts: cfg.attempts, minDelay: cfg.minDelay, maxWait: cfg.maxWait}, nil
+	if cfg.clock == nil {
+		cfg.clock = time.Now
+	}
+	return &Client{api: api, attempts: cfg.attempts, minDelay: cfg.minDelay, maxWait: cfg.maxWait, clock: cfg.clock}, nil
 }
 
 // retryClass says which failures a call may repeat.
@@ -137,7 +162,7 @@ func (c *Client) call(ctx context.Context, op string, rc retryClass, fn func(ctx
 		var ae *APIError
 		cerr := err
 		if !errors.As(err, &ae) { // fn's own verdicts are *APIError already
-			cerr = classify(op, ex, err)
+			cerr = classify(op, ex, err, c.clock())
 		}
 		if cerr == nil {
 			return nil
@@ -198,6 +223,30 @@ func (c *Client) ZoneID(ctx context.Context, zone string) (string, error) {
 		return "", err
 	}
 	return id, nil
+}
+
+// raw makes one API request through cloudflare-go (auth, rate limit,
+// user agent) with body marshalled exactly as given (nil: none), and
+// decodes the envelope's result into out (nil: ignore it). It is run
+// inside [Client.call]; info, when not nil, receives result_info.
+func (c *Client) raw(ctx context.Context, ex *exchange, op, method, path string, body, out any, info *cfapi.ResultInfo) error {
+	_, err := c.api.Raw(ctx, method, path, body, nil)
+	if err != nil {
+		return err
+	}
+	env, derr := cfapi.Decode(ex.body)
+	if derr != nil || !env.OK() || ex.status/100 != 2 {
+		return err // classify reads the exchange
+	}
+	if out != nil {
+		if uerr := json.Unmarshal(env.Result, out); uerr != nil {
+			return &APIError{Op: op, Kind: ErrMalformedResponse, StatusCode: ex.status, Err: fmt.Errorf("decode result: %w", uerr)}
+		}
+	}
+	if info != nil && env.ResultInfo != nil {
+		*info = *env.ResultInfo
+	}
+	return nil
 }
 
 // guard turns a panic inside cloudflare-go into an error. v0.119.0's

@@ -39,7 +39,13 @@
 // server-side apply. [ReadSecret] and [NeedsRenewal] read it back and
 // decide, with a [Reason], whether to renew. [Renewer] strings these
 // together for controllers, crash-safely: issue, write, then revoke the
-// replaced certificate after a grace period recorded in an annotation.
+// replaced certificate after a grace period ([DefaultGrace] unless set)
+// recorded in an annotation. The renewal window is at most a third of the
+// certificate's lifetime ([RenewWindow]), so short validities do not renew
+// in a loop, and a NotBefore up to [ClockSkew] ahead is tolerated. The
+// Origin CA roots written as ca.crt expire at [OriginCARootsExpiry]
+// (2029-08-15): certificates that outlive them, and roots close to expiry,
+// are reported as warnings.
 //
 // # Authenticated Origin Pulls
 //
@@ -49,15 +55,27 @@
 // ingress controllers. The shared CA expires at [OriginPullCAExpiry]
 // (2029-11-01): alert before it.
 //
+// A per-zone or per-hostname client certificate needs a lifecycle:
+// Cloudflare deploys a new one over minutes, asks to keep the old one
+// until the new one is active, and never deletes expired ones.
+// [OriginPullRotator] keeps it, crash-safely, with the CA Secret the
+// origin trusts as its record: upload, wait until active, switch, delete
+// the replaced one, renew before expiry. Origins must read ca.crt again
+// when it changes (examples/originserver shows how).
+//
 //	cfg, err := origincert.ServerTLSConfig(pair, nil) // nil: Cloudflare's shared CA
 //	srv := &http.Server{TLSConfig: cfg}
 //	err = srv.ListenAndServeTLS("", "")
 //
 // # Zone posture
 //
-// [Client.CheckPosture] reports every deviation from SSL Full (strict),
-// minimum TLS 1.2, Always Use HTTPS and origin pulls on;
-// [Client.EnforcePosture] sets them.
+// [Client.CheckPosture] reads the zone settings one at a time (the batch
+// GET /zones/{id}/settings reached its end of life on 2026-09-15) and
+// reports every deviation from SSL Full (strict), minimum TLS 1.2, Always
+// Use HTTPS and Authenticated Origin Pulls at the strongest level
+// configured ([OriginPullLevel]: global, zone or hostname);
+// [Client.EnforcePosture] sets them, switching on zone-level pulls rather
+// than the shared certificate when the zone has its own.
 //
 // # The Cloudflare API
 //
@@ -67,10 +85,18 @@
 // certificate creation only on 429, never after a 5xx or a lost
 // connection, which may have created it: given the zone
 // (Request.ZoneID), [Client.Issue] then looks the certificate up by its
-// CSR and adopts it instead. Every failure is an [*APIError]
+// public key and adopts it instead. Request bodies carry exactly the
+// documented fields. Every failure is an [*APIError]
 // matching one of [ErrUnauthorized], [ErrInvalidHostname],
 // [ErrInvalidRequest], [ErrNotFound], [ErrRateLimited], [ErrServer],
 // [ErrUnavailable] or [ErrMalformedResponse]. The Origin CA's expires_on
 // is Go's time.String layout, not RFC 3339 ([ParseAPITime]); certificate
 // expiry is taken from the certificate itself.
+//
+// # Testing
+//
+// Package cloudflaretest (origincert/cloudflaretest) is a fake Cloudflare
+// API for tests of programs that embed this package, as client-go's fake
+// clientset is for Kubernetes: point [NewClient] at it with [WithBaseURL]
+// and accept its roots with [Want].Issuers or [Renewer].Issuers.
 package origincert

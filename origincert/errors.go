@@ -2,14 +2,15 @@ package origincert
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/originguard/originguard/internal/cfapi"
 )
 
 // Sentinel errors for the Cloudflare API. Every API failure is an
@@ -41,8 +42,10 @@ var (
 // Cloudflare's envelope codes for authentication failures that may come
 // with HTTP 400 rather than 401/403: 6003 invalid request headers, 6111
 // invalid Authorization header, 9106/9109 missing or invalid token, 10000
-// authentication error, 10001 unsupported authentication.
-var authCodes = map[int]bool{6003: true, 6111: true, 9106: true, 9109: true, 10000: true, 10001: true}
+// authentication error, 10001 unsupported authentication, and the Origin
+// CA's 1016 "User is not authorized to perform this action" (a token
+// without the permission; cloudflare/origin-ca-issuer#66).
+var authCodes = map[int]bool{1016: true, 6003: true, 6111: true, 9106: true, 9109: true, 10000: true, 10001: true}
 
 // APIError is a failed Cloudflare API call. It is matched by its Kind
 // (errors.Is(err, ErrRateLimited)) and unwraps to what cloudflare-go
@@ -57,6 +60,10 @@ type APIError struct {
 	RayID      string        // cf-ray header, for Cloudflare support
 	Attempts   int           // HTTP requests made for this call
 	Err        error         // underlying error, may be nil
+
+	// noAccess: Cloudflare's "not part of your account, or you do not
+	// have access" answer, which a token lacking the permission gets too.
+	noAccess bool
 }
 
 // Error names the operation, the kind of failure, and what the API said.
@@ -69,47 +76,34 @@ func (e *APIError) Error() string {
 	if e.RetryAfter > 0 {
 		fmt.Fprintf(&b, ", retry after %s", e.RetryAfter)
 	}
+	msgs := make([]cfapi.Message, len(e.Messages))
 	for i, m := range e.Messages {
-		if i < len(e.Codes) && e.Codes[i] != 0 {
-			fmt.Fprintf(&b, "; %d: %s", e.Codes[i], m)
-		} else {
-			fmt.Fprintf(&b, "; %s", m)
+		msgs[i].Message = m
+		if i < len(e.Codes) {
+			msgs[i].Code = e.Codes[i]
 		}
 	}
+	b.WriteString(cfapi.Describe(msgs, 10))
 	if len(e.Messages) == 0 && e.Err != nil {
 		fmt.Fprintf(&b, ": %v", e.Err)
+	}
+	if e.noAccess {
+		b.WriteString(" (the zone is in another account, or the token lacks SSL and Certificates permission on it)")
 	}
 	return b.String()
 }
 
-// Is matches the error's Kind.
-func (e *APIError) Is(target error) bool { return target == e.Kind }
+// Is matches the error's Kind. The Origin CA's answer that a hostname's
+// zone "is either not part of your account, or you do not have access to
+// it" matches both [ErrInvalidHostname] and [ErrUnauthorized]: Cloudflare
+// gives it for a zone of another account and for a token that lacks the
+// SSL and Certificates permission on the zone alike.
+func (e *APIError) Is(target error) bool {
+	return target == e.Kind || (e.noAccess && target == ErrUnauthorized)
+}
 
 // Unwrap returns the underlying error.
 func (e *APIError) Unwrap() error { return e.Err }
-
-// envelope is the Cloudflare API's response wrapper.
-type envelope struct {
-	Success *bool             `json:"success"`
-	Errors  []envelopeMessage `json:"errors"`
-	Result  json.RawMessage   `json:"result"`
-}
-
-type envelopeMessage struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
-}
-
-// UnmarshalJSON accepts both {code,message} objects and bare strings.
-func (m *envelopeMessage) UnmarshalJSON(b []byte) error {
-	var s string
-	if json.Unmarshal(b, &s) == nil {
-		m.Message = s
-		return nil
-	}
-	type plain envelopeMessage
-	return json.Unmarshal(b, (*plain)(m))
-}
 
 // exchange records the last HTTP response of one API call. cloudflare-go
 // folds 429 and 5xx into plain strings and drops Retry-After, and some of
@@ -154,17 +148,14 @@ func (t captureTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // parseEnvelope decodes the exchange's body, if it is an envelope.
-func (ex *exchange) parseEnvelope() (envelope, bool) {
-	var env envelope
-	if len(bytes.TrimSpace(ex.body)) == 0 || json.Unmarshal(ex.body, &env) != nil || env.Success == nil {
-		return envelope{}, false
-	}
-	return env, true
+func (ex *exchange) parseEnvelope() (cfapi.Envelope, bool) {
+	env, err := cfapi.Decode(ex.body)
+	return env, err == nil
 }
 
 // classify turns the exchange (and cloudflare-go's error, if any) into an
 // *APIError, or returns nil when the call succeeded.
-func classify(op string, ex *exchange, cfErr error) error {
+func classify(op string, ex *exchange, cfErr error, now time.Time) error {
 	e := &APIError{Op: op, Attempts: ex.attempts, Err: cfErr}
 	if ex.status == 0 {
 		if cfErr == nil && ex.err == nil {
@@ -183,6 +174,11 @@ func classify(op string, ex *exchange, cfErr error) error {
 		e.Codes = append(e.Codes, m.Code)
 		e.Messages = append(e.Messages, m.Message)
 	}
+	// A well-formed answer carries at most a few errors; keep the error
+	// bounded against a hostile body.
+	if len(e.Codes) > 10 {
+		e.Codes, e.Messages = e.Codes[:10], e.Messages[:10]
+	}
 	hasAuthCode := false
 	for _, c := range e.Codes {
 		hasAuthCode = hasAuthCode || authCodes[c]
@@ -190,32 +186,36 @@ func classify(op string, ex *exchange, cfErr error) error {
 	switch s := ex.status; {
 	case s == http.StatusTooManyRequests:
 		e.Kind = ErrRateLimited
-		e.RetryAfter = parseRetryAfter(ex.header.Get("Retry-After"), time.Now())
+		e.RetryAfter = cfapi.RetryAfter(ex.header.Get("Retry-After"), now, 0)
 	case s >= 500:
 		e.Kind = ErrServer
 		if s == http.StatusServiceUnavailable {
-			e.RetryAfter = parseRetryAfter(ex.header.Get("Retry-After"), time.Now())
+			e.RetryAfter = cfapi.RetryAfter(ex.header.Get("Retry-After"), now, 0)
 		}
 	case s == http.StatusUnauthorized || s == http.StatusForbidden || hasAuthCode:
 		e.Kind = ErrUnauthorized
-	case s == http.StatusNotFound:
+	case s == http.StatusNotFound || slices.Contains(e.Codes, 7003):
+		// 7003 "Could not route to …, perhaps your object identifier is
+		// invalid?" comes with HTTP 400 for an ID that names nothing.
 		e.Kind = ErrNotFound
 	case s >= 400:
 		e.Kind = ErrInvalidRequest
 		if mentionsHostname(e.Messages) {
 			e.Kind = ErrInvalidHostname
+			e.noAccess = mentionsNoAccess(e.Messages)
 		}
 	case !isEnvelope:
 		e.Kind = ErrMalformedResponse
 		if cfErr == nil {
 			e.Err = fmt.Errorf("HTTP %d body is not a Cloudflare API envelope", s)
 		}
-	case !*env.Success:
+	case !env.OK():
 		e.Kind = ErrInvalidRequest
 		if hasAuthCode {
 			e.Kind = ErrUnauthorized
 		} else if mentionsHostname(e.Messages) {
 			e.Kind = ErrInvalidHostname
+			e.noAccess = mentionsNoAccess(e.Messages)
 		}
 	case cfErr != nil:
 		// A 2xx success envelope that cloudflare-go could not decode.
@@ -235,20 +235,15 @@ func mentionsHostname(msgs []string) bool {
 	return false
 }
 
-// parseRetryAfter reads delay-seconds or an HTTP date; 0 when absent or bad.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(v); err == nil {
-		if n < 0 {
-			return 0
+// mentionsNoAccess reports the Origin CA's answer for a hostname whose
+// zone "is either not part of your account, or you do not have access to
+// it": the same words for a zone in another account and for a token
+// without SSL and Certificates permission on the zone.
+func mentionsNoAccess(msgs []string) bool {
+	for _, m := range msgs {
+		if strings.Contains(strings.ToLower(m), "do not have access") {
+			return true
 		}
-		return time.Duration(n) * time.Second
 	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now).Round(time.Second)
-	}
-	return 0
+	return false
 }

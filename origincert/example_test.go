@@ -9,28 +9,21 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+	"sigs.k8s.io/yaml"
 
 	"github.com/originguard/originguard/origincert"
+	"github.com/originguard/originguard/origincert/cloudflaretest"
 )
-
-// exampleAPI starts a stand-in for api.cloudflare.com (the real API is not
-// reachable from tests) and a Client for it.
-func exampleAPI() (*fakeCloudflare, *origincert.Client) {
-	f := newFakeCloudflare()
-	c, err := origincert.New(fakeToken, origincert.WithBaseURL(f.URL()), origincert.WithRateLimit(100), origincert.WithRetry(3, 10*time.Millisecond, time.Second))
-	if err != nil {
-		panic(err)
-	}
-	return f, c
-}
 
 func ExampleGenerateKey() {
 	key, err := origincert.GenerateKey(origincert.ECDSAP256)
@@ -169,14 +162,15 @@ func ExampleOriginPullCAPool() {
 	// Output: true
 }
 
-func ExampleNew() {
-	c, err := origincert.New("token-from-a-secret",
+func ExampleNewClient() {
+	c, err := origincert.NewClient("token-from-a-secret",
 		origincert.WithBaseURL("http://127.0.0.1:1/client/v4"), // a stand-in; the default is Cloudflare's API
 		origincert.WithRetry(4, time.Second, 30*time.Second),
 		origincert.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}),
+		origincert.WithClock(time.Now), // Retry-After dates are read against it
 	)
 	fmt.Println(c != nil, err)
-	_, err = origincert.New("")
+	_, err = origincert.NewClient("")
 	fmt.Println(err)
 	// Output:
 	// true <nil>
@@ -184,8 +178,14 @@ func ExampleNew() {
 }
 
 func ExampleClient_Issue() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	cert, err := c.Issue(context.Background(), origincert.Request{
 		Hostnames: origincert.ApexAndWildcard("example.com"),
 		Validity:  100 * 24 * time.Hour, // rounded up to 365 days
@@ -196,13 +196,19 @@ func ExampleClient_Issue() {
 	fmt.Println(cert.ID, cert.Hostnames, cert.KeyType, cert.ValidityDays)
 	fmt.Println(cert.Key)
 	// Output:
-	// 32834685470629830001 [example.com *.example.com] ecdsa-p256 365
+	// 328468547062983249580001 [example.com *.example.com] ecdsa-p256 365
 	// origincert.PrivateKey(ecdsa-p256, REDACTED)
 }
 
 func ExampleClient_ZoneID() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	id, err := c.ZoneID(context.Background(), "example.com")
 	fmt.Println(id, err)
 	_, err = c.ZoneID(context.Background(), "example.org")
@@ -213,8 +219,14 @@ func ExampleClient_ZoneID() {
 }
 
 func ExampleClient_List() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	ctx := context.Background()
 	_, _ = c.Issue(ctx, origincert.Request{Hostnames: origincert.ApexAndWildcard("example.com")})
 	_, _ = c.Issue(ctx, origincert.Request{Hostnames: []string{"www.example.com"}, KeyType: origincert.RSA2048, Validity: 7 * 24 * time.Hour})
@@ -227,57 +239,89 @@ func ExampleClient_List() {
 		fmt.Println(ic.ID, ic.RequestType, ic.ValidityDays, ic.Hostnames)
 	}
 	// Output:
-	// 32834685470629830001 origin-ecc 365 [example.com *.example.com]
-	// 32834685470629830002 origin-rsa 7 [www.example.com]
+	// 328468547062983249580001 origin-ecc 365 [example.com *.example.com]
+	// 328468547062983249580002 origin-rsa 7 [www.example.com]
 }
 
 func ExampleClient_Revoke() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	ctx := context.Background()
 	cert, _ := c.Issue(ctx, origincert.Request{Hostnames: []string{"example.com"}})
 	fmt.Println(c.Revoke(ctx, cert.ID))
-	fmt.Println(c.Revoke(ctx, cert.ID)) // already revoked: done
+	fmt.Println(c.Revoke(ctx, "328468547062983249589999")) // unknown: nothing to revoke
 	// Output:
 	// <nil>
 	// <nil>
 }
 
 func ExampleAPIError() {
-	f, c := exampleAPI()
-	defer f.Close()
-	f.failNext("POST /certificates", injected{status: 429, header: map[string]string{"Retry-After": "120"}})
-	_, err := c.Issue(context.Background(), origincert.Request{Hostnames: []string{"example.com"}})
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
+	api.Inject("POST /certificates", cloudflaretest.Response{Status: 429, Header: map[string]string{"Retry-After": "120"}})
+	_, err = c.Issue(context.Background(), origincert.Request{Hostnames: []string{"example.com"}})
 	var ae *origincert.APIError
 	if errors.As(err, &ae) && errors.Is(err, origincert.ErrRateLimited) {
 		fmt.Println("requeue after", ae.RetryAfter)
 	}
 	_, err = c.Issue(context.Background(), origincert.Request{Hostnames: []string{"shop.example.org"}})
-	fmt.Println(errors.Is(err, origincert.ErrInvalidHostname))
+	// Cloudflare gives the same answer for a zone of another account and
+	// for a token without the permission on the zone: both match.
+	fmt.Println(errors.Is(err, origincert.ErrInvalidHostname), errors.Is(err, origincert.ErrUnauthorized))
 	fmt.Println(err)
 	// Output:
 	// requeue after 2m0s
-	// true
-	// origincert: create origin certificate for shop.example.org: invalid hostname (HTTP 400); 1010: Failed to validate requested hostname shop.example.org: This zone is either not part of your account, or you do not have access to it.
+	// true true
+	// origincert: create origin certificate for shop.example.org: invalid hostname (HTTP 400); 1010: Failed to validate requested hostname shop.example.org: This zone is either not part of your account, or you do not have access to it. Please contact support if using a multi-user organization. (the zone is in another account, or the token lacks SSL and Certificates permission on it)
 }
 
 func ExampleEvaluatePosture() {
-	p := origincert.EvaluatePosture("zone", map[origincert.Setting]string{
-		origincert.SettingSSL: "full", origincert.SettingMinTLSVersion: "1.3", origincert.SettingAlwaysUseHTTPS: "on",
-	})
-	fmt.Println(p.Secure())
+	settings := map[origincert.Setting]string{
+		origincert.SettingSSL: "full", origincert.SettingMinTLSVersion: "1.3", origincert.SettingAlwaysUseHTTPS: "on", origincert.SettingTLSClientAuth: "off",
+	}
+	// Zone-level origin pulls on, with the zone's own active certificate:
+	// stronger than the shared certificate tls_client_auth would present.
+	pulls := origincert.OriginPulls{Zone: true, ZoneCertificateID: "2458ce5a0c354c7f82c78e9487d30001"}
+	p := origincert.EvaluatePosture("zone", settings, pulls)
+	fmt.Println(p.Secure(), p.OriginPulls.Level())
+	for _, d := range p.Deviations {
+		fmt.Println(d)
+	}
+	// The same zone with no origin pulls at all.
+	p = origincert.EvaluatePosture("zone", settings, origincert.OriginPulls{})
+	fmt.Println(p.Secure(), p.OriginPulls.Level() == origincert.OriginPullsOff)
 	for _, d := range p.Deviations {
 		fmt.Println(d)
 	}
 	// Output:
-	// false
+	// false zone
 	// ssl is full, want strict
-	// tls_client_auth is (not reported), want on
+	// false true
+	// ssl is full, want strict
+	// tls_client_auth is off, want on
 }
 
 func ExampleClient_CheckPosture() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	p, err := c.CheckPosture(context.Background(), "023e105f4ecef8ad9ca31a8372d0c353")
 	if err != nil {
 		panic(err)
@@ -293,8 +337,14 @@ func ExampleClient_CheckPosture() {
 }
 
 func ExampleClient_EnforcePosture() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	ctx := context.Background()
 	fixed, err := c.EnforcePosture(ctx, "023e105f4ecef8ad9ca31a8372d0c353")
 	fmt.Println(len(fixed), "settings changed", err)
@@ -306,8 +356,14 @@ func ExampleClient_EnforcePosture() {
 }
 
 func ExampleServerTLSConfig() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	cert, _ := c.Issue(context.Background(), origincert.Request{Hostnames: origincert.ApexAndWildcard("example.com")})
 	pair, err := cert.Key.TLSCertificate(cert.CertificatePEM)
 	if err != nil {
@@ -323,8 +379,14 @@ func ExampleServerTLSConfig() {
 }
 
 func ExamplePrivateKey_TLSCertificate() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	cert, _ := c.Issue(context.Background(), origincert.Request{Hostnames: []string{"example.com"}})
 	pair, err := cert.Key.TLSCertificate(cert.CertificatePEM)
 	fmt.Println(pair.Leaf.DNSNames, err)
@@ -362,8 +424,14 @@ func ExampleZoneClientCertificate_CAPool() {
 }
 
 func ExampleClient_UploadZoneClientCertificate() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	ctx := context.Background()
 	zone, _ := c.ZoneID(ctx, "example.com")
 	z, _ := origincert.NewZoneClientCertificate(origincert.ZoneClientSpec{Zone: "example.com"})
@@ -373,20 +441,32 @@ func ExampleClient_UploadZoneClientCertificate() {
 	fmt.Println(id, err)
 	fmt.Println(c.SetZoneOriginPulls(ctx, zone, true))
 	// Output:
-	// 2458ce5a-0c35-4c7f-82c7-8e9487d3ff01 <nil>
+	// 2458ce5a0c354c7f82c78e9487d30001 <nil>
 	// <nil>
 }
 
 func ExampleClient_SetZoneOriginPulls() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	fmt.Println(c.SetZoneOriginPulls(context.Background(), "023e105f4ecef8ad9ca31a8372d0c353", true))
 	// Output: <nil>
 }
 
 func ExampleClient_ZoneOriginPulls() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	ctx := context.Background()
 	before, _ := c.ZoneOriginPulls(ctx, "023e105f4ecef8ad9ca31a8372d0c353")
 	_ = c.SetZoneOriginPulls(ctx, "023e105f4ecef8ad9ca31a8372d0c353", true)
@@ -396,36 +476,91 @@ func ExampleClient_ZoneOriginPulls() {
 }
 
 func ExampleTLSSecret() {
-	f, c := exampleAPI()
-	defer f.Close()
-	cert, _ := c.Issue(context.Background(), origincert.Request{Hostnames: origincert.ApexAndWildcard("example.com"), KeyType: origincert.RSA2048})
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	// Its clock is fixed so that the expiry printed below is too.
+	api := cloudflaretest.NewServer(cloudflaretest.WithClock(func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }))
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
+	cert, err := c.Issue(context.Background(), origincert.Request{Hostnames: origincert.ApexAndWildcard("example.com"), KeyType: origincert.RSA2048})
+	if err != nil {
+		panic(err)
+	}
 	s, err := origincert.TLSSecret("web", "origin-tls", cert)
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(s.Type)
-	for _, k := range []string{"tls.crt", "tls.key", "ca.crt"} {
-		fmt.Println(k, len(s.Data[k]) > 0)
+	// The Secret as YAML; the key material differs on every run, so each
+	// data value is shown by its PEM block type.
+	data := s.Data
+	s.Data = nil
+	y, err := yaml.Marshal(s)
+	if err != nil {
+		panic(err)
 	}
-	fmt.Println(s.Annotations[origincert.AnnotationCertificateID], s.Annotations[origincert.AnnotationHostnames], s.Annotations[origincert.AnnotationKeyType])
+	fmt.Print(string(y))
+	fmt.Println("data:")
+	for _, k := range slices.Sorted(maps.Keys(data)) {
+		block, _ := pem.Decode(data[k])
+		fmt.Printf("  %s: <PEM %s>\n", k, block.Type)
+	}
 	// Output:
-	// kubernetes.io/tls
-	// tls.crt true
-	// tls.key true
-	// ca.crt true
-	// 32834685470629830001 example.com,*.example.com rsa-2048
+	// apiVersion: v1
+	// kind: Secret
+	// metadata:
+	//   annotations:
+	//     originguard.io/expires: "2027-01-02T03:04:05Z"
+	//     originguard.io/hostnames: example.com,*.example.com
+	//     originguard.io/key-type: rsa-2048
+	//     originguard.io/origin-ca-certificate-id: "328468547062983249580001"
+	//   name: origin-tls
+	//   namespace: web
+	// type: kubernetes.io/tls
+	// data:
+	//   ca.crt: <PEM CERTIFICATE>
+	//   tls.crt: <PEM CERTIFICATE>
+	//   tls.key: <PEM PRIVATE KEY>
 }
 
 func ExampleCASecret() {
 	s, err := origincert.CASecret("ingress-nginx", "cloudflare-origin-pull-ca", origincert.OriginPullCAPEM())
-	fmt.Println(s.Type, len(s.Data["ca.crt"]) > 0, err)
+	if err != nil {
+		panic(err)
+	}
+	// The Secret as YAML, with ca.crt shown by the certificate it holds.
+	block, _ := pem.Decode(s.Data["ca.crt"])
+	ca, _ := x509.ParseCertificate(block.Bytes)
+	s.Data = nil
+	y, err := yaml.Marshal(s)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Print(string(y))
+	fmt.Printf("data:\n  ca.crt: <PEM CERTIFICATE %s, until %s>\n", ca.Subject.CommonName, ca.NotAfter.Format(time.DateOnly))
 	// ingress-nginx: nginx.ingress.kubernetes.io/auth-tls-secret: ingress-nginx/cloudflare-origin-pull-ca
-	// Output: Opaque true <nil>
+	// Output:
+	// apiVersion: v1
+	// kind: Secret
+	// metadata:
+	//   name: cloudflare-origin-pull-ca
+	//   namespace: ingress-nginx
+	// type: Opaque
+	// data:
+	//   ca.crt: <PEM CERTIFICATE origin-pull.cloudflare.net, until 2029-11-01>
 }
 
 func ExampleReadSecret() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	cert, _ := c.Issue(context.Background(), origincert.Request{Hostnames: []string{"example.com"}})
 	s, _ := origincert.TLSSecret("web", "origin-tls", cert)
 	in, err := origincert.ReadSecret(s)
@@ -434,16 +569,23 @@ func ExampleReadSecret() {
 	_, err = origincert.ReadSecret(s)
 	fmt.Println(errors.Is(err, origincert.ErrWrongSecretType))
 	// Output:
-	// 32834685470629830001 [example.com] ecdsa-p256 <nil>
+	// 328468547062983249580001 [example.com] ecdsa-p256 <nil>
 	// true
 }
 
 func ExampleNeedsRenewal() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	cert, _ := c.Issue(context.Background(), origincert.Request{Hostnames: origincert.ApexAndWildcard("example.com"), Validity: 30 * 24 * time.Hour})
 	s, _ := origincert.TLSSecret("web", "origin-tls", cert)
-	want := origincert.Want{Hostnames: origincert.ApexAndWildcard("example.com"), RenewBefore: 7 * 24 * time.Hour}
+	want := origincert.Want{Hostnames: origincert.ApexAndWildcard("example.com"), RenewBefore: 7 * 24 * time.Hour,
+		Issuers: api.IssuerRoots()} // the fake's roots; leave it zero in production
 	fmt.Println(origincert.NeedsRenewal(s, want, cert.NotAfter.Add(-10*24*time.Hour)).Renew)
 	d := origincert.NeedsRenewal(s, want, cert.NotAfter.Add(-5*24*time.Hour))
 	fmt.Println(d.Renew, d.Reason)
@@ -459,8 +601,14 @@ func ExampleNeedsRenewal() {
 }
 
 func ExampleApplySecret() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	ctx := context.Background()
 	cert, _ := c.Issue(ctx, origincert.Request{Hostnames: origincert.ApexAndWildcard("example.com")})
 	s, _ := origincert.TLSSecret("web", "origin-tls", cert)
@@ -471,11 +619,18 @@ func ExampleApplySecret() {
 }
 
 func ExampleRenewer_Reconcile() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	ctx := context.Background()
 	kube := fake.NewClientset()
-	r := &origincert.Renewer{Client: c, Kube: kube, Grace: 24 * time.Hour}
+	r := &origincert.Renewer{Client: c, Kube: kube, Grace: 24 * time.Hour,
+		Issuers: api.IssuerRoots()} // the fake's roots; leave it zero in production
 	target := origincert.Target{Namespace: "web", Name: "origin-tls", Request: origincert.Request{Hostnames: origincert.ApexAndWildcard("example.com")}}
 
 	res, _ := r.Reconcile(ctx, target)
@@ -489,10 +644,10 @@ func ExampleRenewer_Reconcile() {
 	s, _ := kube.CoreV1().Secrets("web").Get(ctx, "origin-tls", metav1.GetOptions{})
 	fmt.Println(strings.Split(s.Annotations[origincert.AnnotationRevokePending], "@")[0], "is revoked after the grace period")
 	// Output:
-	// missing 32834685470629830001
+	// missing 328468547062983249580001
 	// false true
-	// hostnames 32834685470629830002
-	// 32834685470629830001 is revoked after the grace period
+	// hostnames 328468547062983249580002
+	// 328468547062983249580001 is revoked after the grace period
 }
 
 func ExampleDecision_String() {
@@ -501,8 +656,14 @@ func ExampleDecision_String() {
 }
 
 func ExampleClient_UploadHostnameClientCertificate() {
-	f, c := exampleAPI()
-	defer f.Close()
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
 	ctx := context.Background()
 	zone := "023e105f4ecef8ad9ca31a8372d0c353"
 	// One client certificate per origin hostname: the origin behind
@@ -513,14 +674,20 @@ func ExampleClient_UploadHostnameClientCertificate() {
 	fmt.Println(id, err)
 	fmt.Println(c.SetHostnameOriginPulls(ctx, zone, "shop.example.com", id, true))
 	// Output:
-	// 8c1b4f1e-3c9a-4f2e-9a57-1d2c3b4a5901 <nil>
+	// 2458ce5a0c354c7f82c78e9487d30001 <nil>
 	// <nil>
 }
 
 func ExampleClient_SetHostnameOriginPulls() {
-	f, c := exampleAPI()
-	defer f.Close()
-	err := c.SetHostnameOriginPulls(context.Background(), "023e105f4ecef8ad9ca31a8372d0c353", "shop.example.com", "no-such-certificate", true)
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
+	err = c.SetHostnameOriginPulls(context.Background(), "023e105f4ecef8ad9ca31a8372d0c353", "shop.example.com", "no-such-certificate", true)
 	fmt.Println(errors.Is(err, origincert.ErrInvalidRequest))
 	// Output: true
 }
@@ -541,4 +708,136 @@ func ExamplePrivateKey_LogValue() {
 	// Output:
 	// level=INFO msg=issued key="origincert.PrivateKey(rsa-2048, REDACTED)"
 	// {"Key":"origincert.PrivateKey(rsa-2048, REDACTED)"}
+}
+
+func ExampleRenewWindow() {
+	day := 24 * time.Hour
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, days := range []int{7, 30, 365} {
+		leaf := &x509.Certificate{NotBefore: start, NotAfter: start.Add(time.Duration(days) * day)}
+		fmt.Printf("%d-day certificate: renew %s before expiry\n", days, origincert.RenewWindow(0, leaf))
+	}
+	// A window as long as the lifetime would renew at once: cut to a third.
+	leaf := &x509.Certificate{NotBefore: start, NotAfter: start.Add(30 * day)}
+	fmt.Println(origincert.RenewWindow(30*day, leaf))
+	// Output:
+	// 7-day certificate: renew 56h0m0s before expiry
+	// 30-day certificate: renew 240h0m0s before expiry
+	// 365-day certificate: renew 720h0m0s before expiry
+	// 240h0m0s
+}
+
+func ExampleOriginCARootsExpiry() {
+	expiry := origincert.OriginCARootsExpiry()
+	fmt.Println(expiry.Format(time.DateOnly))
+	// A 1095-day certificate issued on 2027-01-01 outlives the roots in ca.crt.
+	issued := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	fmt.Println(issued.Add(1095 * 24 * time.Hour).After(expiry))
+	// Output:
+	// 2029-08-15
+	// true
+}
+
+func ExampleTarget_Validate() {
+	t := origincert.Target{Namespace: "web", Name: "origin-tls", RenewBefore: 30 * 24 * time.Hour,
+		Request: origincert.Request{Hostnames: []string{"example.com"}, Validity: 30 * 24 * time.Hour}}
+	fmt.Println(t.Validate())
+	// Output: origincert: renew-before 720h0m0s is not shorter than the 30-day validity: every certificate would be renewed at once
+}
+
+func ExampleOriginPulls_Level() {
+	fmt.Printf("%q\n", origincert.OriginPulls{}.Level())
+	fmt.Println(origincert.OriginPulls{Global: true}.Level())
+	fmt.Println(origincert.OriginPulls{Zone: true}.Level()) // zone level without its own certificate presents the shared one
+	fmt.Println(origincert.OriginPulls{Zone: true, ZoneCertificateID: "2458ce5a0c354c7f82c78e9487d30001"}.Level())
+	fmt.Println(origincert.OriginPulls{Hostnames: map[string]bool{"shop.example.com": true}}.Level())
+	// Output:
+	// ""
+	// global
+	// global
+	// zone
+	// hostname
+}
+
+func ExampleClient_OriginPulls() {
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
+	api.SetSetting(cloudflaretest.ExampleComID, "tls_client_auth", "on") // as in the dashboard
+	pulls, err := c.OriginPulls(context.Background(), cloudflaretest.ExampleComID, "shop.example.com")
+	fmt.Println(pulls.Level(), pulls.Global, pulls.Zone, pulls.Hostnames, err)
+	// Output: global true false map[shop.example.com:false] <nil>
+}
+
+func ExampleClient_ClientCertificates() {
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	z, err := origincert.NewZoneClientCertificate(origincert.ZoneClientSpec{Zone: "example.com"})
+	if err != nil {
+		panic(err)
+	}
+	id, err := c.UploadZoneClientCertificate(ctx, cloudflaretest.ExampleComID, z)
+	if err != nil {
+		panic(err)
+	}
+	// Cloudflare deploys it over a few minutes.
+	for range 2 {
+		info, err := c.ClientCertificate(ctx, cloudflaretest.ExampleComID, false, id)
+		fmt.Println(info.ID, info.Status, err)
+	}
+	all, err := c.ClientCertificates(ctx, cloudflaretest.ExampleComID, false)
+	fmt.Println(len(all), err)
+	// Cloudflare never deletes expired ones: delete replaced ones.
+	fmt.Println(c.DeleteClientCertificate(ctx, cloudflaretest.ExampleComID, false, id))
+	// Output:
+	// 2458ce5a0c354c7f82c78e9487d30001 pending_deployment <nil>
+	// 2458ce5a0c354c7f82c78e9487d30001 active <nil>
+	// 1 <nil>
+	// <nil>
+}
+
+func ExampleOriginPullRotator_Reconcile() {
+	// cloudflaretest stands in for api.cloudflare.com here; in production
+	// give NewClient a token and no base URL.
+	api := cloudflaretest.NewServer()
+	defer api.Close()
+	c, err := origincert.NewClient(cloudflaretest.Token, origincert.WithBaseURL(api.URL()))
+	if err != nil {
+		panic(err)
+	}
+	kube := fake.NewClientset() // a real clientset in production
+	r := &origincert.OriginPullRotator{Client: c, Kube: kube}
+	// The origin (e.g. ingress-nginx auth-tls-secret) trusts ca.crt of
+	// ingress-nginx/origin-pull-ca; Cloudflare presents the zone's own
+	// client certificate once it is deployed.
+	target := origincert.OriginPullTarget{Namespace: "ingress-nginx", Name: "origin-pull-ca", ZoneID: cloudflaretest.ExampleComID,
+		Spec: origincert.ZoneClientSpec{Zone: "example.com"}}
+	ctx := context.Background()
+	res, err := r.Reconcile(ctx, target)
+	fmt.Println("uploaded", res.Uploaded, "waiting", res.Waiting == res.Uploaded, res.RequeueAfter, err)
+	res, err = r.Reconcile(ctx, target)
+	fmt.Println("activated", res.Activated, err)
+	fmt.Println("Cloudflare presents", api.PresentedClientCertificate(cloudflaretest.ExampleComID, "www.example.com"))
+	// Output:
+	// uploaded 2458ce5a0c354c7f82c78e9487d30001 waiting true 30s <nil>
+	// activated 2458ce5a0c354c7f82c78e9487d30001 <nil>
+	// Cloudflare presents 2458ce5a0c354c7f82c78e9487d30001
+}
+
+func ExampleOriginPullTarget_Validate() {
+	fmt.Println(origincert.OriginPullTarget{Namespace: "ingress-nginx", Name: "origin-pull-ca", ZoneID: "023e105f4ecef8ad9ca31a8372d0c353",
+		Hostname: "shop", Spec: origincert.ZoneClientSpec{Zone: "shop.example.com"}}.Validate())
+	// Output: origincert: hostname "shop": not a fully qualified name: invalid hostname
 }

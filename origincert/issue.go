@@ -1,8 +1,8 @@
 package origincert
 
 import (
-	"bytes"
 	"context"
+	"crypto"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cloudflare/cloudflare-go"
+	"github.com/originguard/originguard/internal/cfapi"
 )
 
 // Request is what to issue: a certificate for Hostnames, for a key of
@@ -30,7 +30,7 @@ type Request struct {
 	// ZoneID, when set, lets Issue recover from an ambiguous failure (a
 	// 5xx or a lost connection after the create was sent): instead of
 	// creating again it lists the zone's certificates and adopts the one
-	// signed from its own CSR, if the API did create it.
+	// for its own key, if the API did create it.
 	ZoneID string
 }
 
@@ -61,7 +61,7 @@ type Certificate struct {
 // Issue makes a key and CSR locally and asks the Origin CA to sign it.
 // The request is never repeated after a 5xx or a lost connection (the
 // certificate may exist); with Request.ZoneID set, Issue then looks for it
-// by its CSR (the key is still in memory) and returns it if found.
+// by its public key (the key is still in memory) and returns it if found.
 func (c *Client) Issue(ctx context.Context, req Request) (*Certificate, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
@@ -77,31 +77,18 @@ func (c *Client) Issue(ctx context.Context, req Request) (*Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	params := cloudflare.CreateOriginCertificateParams{
-		Hostnames:       hostnames,
-		RequestValidity: days,
-		RequestType:     kt.RequestType(),
-		CSR:             string(csr),
-	}
+	// Exactly the documented body (Cloudflare API reference, "Create
+	// Certificate"): cloudflare-go's CreateOriginCertificateParams would
+	// add zero-valued id, certificate, expires_on and revoked_at.
+	body := createRequest{CSR: string(csr), Hostnames: hostnames, RequestType: kt.RequestType(), RequestedValidity: days}
 	op := fmt.Sprintf("create origin certificate for %s", strings.Join(hostnames, ","))
 	var got apiCertificate
 	err = c.call(ctx, op, retry429Only, func(ctx context.Context, ex *exchange) error {
-		res, err := c.api.CreateOriginCACertificate(ctx, params)
-		if err == nil && res != nil {
-			got = apiCertificate{ID: res.ID, Certificate: res.Certificate, Hostnames: res.Hostnames, ExpiresOn: res.ExpiresOn}
-			return nil
-		}
-		// cloudflare-go could not decode a 2xx body (its expires_on and
-		// revoked_at parsing is strict): the certificate was still
-		// created, so decode it here rather than lose it.
-		if fb, ok := decodeCertificateFallback(ex); ok {
-			got = fb
-			return nil
-		}
-		return err
+		got = apiCertificate{}
+		return c.raw(ctx, ex, op, http.MethodPost, "/certificates", body, &got, nil)
 	})
 	if err != nil && req.ZoneID != "" && (errors.Is(err, ErrServer) || errors.Is(err, ErrUnavailable)) {
-		if found, ok := c.findByCSR(ctx, req.ZoneID, csr); ok {
+		if found, ok := c.findByKey(ctx, req.ZoneID, key.Public()); ok {
 			got, err = found, nil
 		}
 	}
@@ -161,83 +148,77 @@ func (c *Client) listRaw(ctx context.Context, zoneID string) ([]apiCertificate, 
 	if zoneID == "" {
 		return nil, fmt.Errorf("origincert: list certificates: empty zone ID: %w", ErrInvalidRequest)
 	}
-	var (
-		out   []apiCertificate
-		pages pageInfo
-	)
+	var out []apiCertificate
+	seen := map[string]bool{}
 	op := fmt.Sprintf("list origin certificates of zone %s", zoneID)
-	err := c.call(ctx, op, retrySafe, func(ctx context.Context, ex *exchange) error {
-		out = nil
-		res, err := c.api.ListOriginCACertificates(ctx, cloudflare.ListOriginCertificatesParams{ZoneID: zoneID})
-		pages = ex.pageInfo()
-		if err == nil {
-			for _, r := range res {
-				out = append(out, apiCertificate{ID: r.ID, Certificate: r.Certificate, Hostnames: r.Hostnames, RequestType: r.RequestType,
-					RequestedValidity: r.RequestValidity, ExpiresOn: r.ExpiresOn, CSR: r.CSR})
-			}
-			return nil
+	// Page until a page comes back empty or short. result_info may lack
+	// total_pages (cloudflare-go v0.119.0's own fixture has only page,
+	// per_page, count and total_count), and the server may cap per_page:
+	// only a page shorter than the per_page it reports (20 when it does
+	// not say) ends the listing.
+	for page := 1; page <= maxPages; page++ {
+		uri := "/certificates?" + url.Values{"zone_id": {zoneID}, "page": {strconv.Itoa(page)}}.Encode()
+		pop := op
+		if page > 1 {
+			pop = fmt.Sprintf("%s, page %d", op, page)
 		}
-		// cloudflare-go failed to decode a 2xx answer: decode leniently.
-		env, ok := ex.parseEnvelope()
-		if !ok || !*env.Success || ex.status/100 != 2 || json.Unmarshal(env.Result, &out) != nil {
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	// ListOriginCACertificates reads only the first page; fetch the rest.
-	for page := 2; page <= pages.TotalPages && page <= maxPages; page++ {
-		uri := fmt.Sprintf("/certificates?%s", url.Values{"zone_id": {zoneID}, "page": {strconv.Itoa(page)}, "per_page": {strconv.Itoa(pages.PerPage)}}.Encode())
-		var more []apiCertificate
-		err := c.call(ctx, fmt.Sprintf("%s, page %d", op, page), retrySafe, func(ctx context.Context, ex *exchange) error {
-			raw, err := c.api.Raw(ctx, http.MethodGet, uri, nil, nil)
-			if err != nil {
-				return err
-			}
-			if err := json.Unmarshal(raw.Result, &more); err != nil {
-				return &APIError{Op: fmt.Sprintf("%s, page %d", op, page), Kind: ErrMalformedResponse, StatusCode: ex.status, Err: err}
-			}
-			return nil
+		var (
+			more []apiCertificate
+			info cfapi.ResultInfo
+		)
+		err := c.call(ctx, pop, retrySafe, func(ctx context.Context, ex *exchange) error {
+			more, info = nil, cfapi.ResultInfo{}
+			return c.raw(ctx, ex, pop, http.MethodGet, uri, nil, &more, &info)
 		})
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, more...)
+		fresh := 0
+		for _, m := range more {
+			if !seen[m.ID] {
+				seen[m.ID] = true
+				out = append(out, m)
+				fresh++
+			}
+		}
+		perPage := info.PerPage
+		if perPage <= 0 {
+			perPage = defaultPerPage
+		}
+		switch {
+		case len(more) == 0 || len(more) < perPage:
+		case fresh == 0, info.Page > 0 && info.Page != page:
+			// The server ignored the page asked for and repeated one.
+		case info.TotalCount > 0 && len(out) >= info.TotalCount:
+		default:
+			continue
+		}
+		return out, nil
 	}
-	return out, nil
+	// Never a silently short list.
+	return nil, &APIError{Op: op, Kind: ErrMalformedResponse, StatusCode: http.StatusOK,
+		Messages: []string{fmt.Sprintf("still full pages after %d pages; not listing further", maxPages)}}
 }
 
 // maxPages bounds listing (at the API's default page size, thousands of
 // certificates).
 const maxPages = 100
 
-type pageInfo struct {
-	PerPage    int `json:"per_page"`
-	TotalPages int `json:"total_pages"`
-}
+// defaultPerPage is the Origin CA list's page size when the answer does
+// not say (cloudflare-go v0.119.0 fixture: 20).
+const defaultPerPage = 20
 
-// pageInfo reads result_info from a list answer; zero when absent.
-func (ex *exchange) pageInfo() pageInfo {
-	var v struct {
-		ResultInfo pageInfo `json:"result_info"`
-	}
-	if json.Unmarshal(ex.body, &v) != nil || v.ResultInfo.PerPage <= 0 {
-		return pageInfo{}
-	}
-	return v.ResultInfo
-}
-
-// findByCSR looks for a certificate of the zone signed from csrPEM.
-func (c *Client) findByCSR(ctx context.Context, zoneID string, csrPEM []byte) (apiCertificate, bool) {
-	want, _ := pem.Decode(csrPEM)
+// findByKey looks for a certificate of the zone for the public key pub.
+// The list echoes each CSR, but not in a form to compare (the fixture has
+// it on one line, which pem.Decode cannot read); the leaf's public key is
+// what identifies the certificate made from this process's key.
+func (c *Client) findByKey(ctx context.Context, zoneID string, pub crypto.PublicKey) (apiCertificate, bool) {
 	certs, err := c.listRaw(ctx, zoneID)
-	if err != nil || want == nil {
+	if err != nil {
 		return apiCertificate{}, false
 	}
 	for _, a := range certs {
-		if got, _ := pem.Decode([]byte(a.CSR)); got != nil && bytes.Equal(got.Bytes, want.Bytes) {
+		if leaf, err := parseLeaf([]byte(a.Certificate)); err == nil && publicKeysEqual(leaf.PublicKey, pub) {
 			return a, true
 		}
 	}
@@ -245,22 +226,27 @@ func (c *Client) findByCSR(ctx context.Context, zoneID string, csrPEM []byte) (a
 }
 
 // Revoke revokes an Origin CA certificate. Revocation is retried on
-// transient failures (revoking twice harms nothing). A certificate that
-// is already revoked or gone is reported as success.
+// transient failures. A certificate the API no longer knows (HTTP 404, or
+// a GET that says it is revoked) counts as revoked. Cloudflare documents
+// no answer for revoking a certificate twice, and its documented GET has
+// no revoked_at, so a second revocation may well be refused: that is
+// returned as the [*APIError] it is ([Renewer] copes with it).
 func (c *Client) Revoke(ctx context.Context, id string) error {
 	if id == "" {
 		return fmt.Errorf("origincert: revoke: empty certificate ID: %w", ErrInvalidRequest)
 	}
 	op := fmt.Sprintf("revoke origin certificate %s", id)
-	err := c.call(ctx, op, retrySafe, func(ctx context.Context, _ *exchange) error {
-		_, err := c.api.RevokeOriginCACertificate(ctx, id)
-		return err
+	path := "/certificates/" + url.PathEscape(id)
+	err := c.call(ctx, op, retrySafe, func(ctx context.Context, ex *exchange) error {
+		return c.raw(ctx, ex, op, http.MethodDelete, path, nil, nil, nil)
 	})
 	if err == nil || errors.Is(err, ErrNotFound) {
 		return nil
 	}
 	if errors.Is(err, ErrInvalidRequest) {
-		// Perhaps already revoked: ask.
+		// Perhaps already revoked: ask. The documented GET schema has no
+		// revoked_at, so a "no" here proves nothing; [Renewer] does not
+		// rely on it.
 		if revoked, gerr := c.revoked(ctx, id); gerr == nil && revoked {
 			return nil
 		}
@@ -268,27 +254,26 @@ func (c *Client) Revoke(ctx context.Context, id string) error {
 	return err
 }
 
-// revoked reports whether the certificate has a revoked_at.
+// revoked reports whether the certificate is gone or has a revoked_at.
 func (c *Client) revoked(ctx context.Context, id string) (bool, error) {
 	var got apiCertificate
 	op := fmt.Sprintf("get origin certificate %s", id)
 	err := c.call(ctx, op, retrySafe, func(ctx context.Context, ex *exchange) error {
-		// Decoded here, not with GetOriginCACertificate: its revoked_at
-		// is a time.Time that fails on the API's non-RFC 3339 timestamps.
-		_, err := c.api.Raw(ctx, http.MethodGet, "/certificates/"+id, nil, nil)
-		if err != nil {
-			return err
-		}
-		if fb, ok := decodeCertificateFallback(ex); ok {
-			got = fb
-			return nil
-		}
-		return &APIError{Op: op, Kind: ErrMalformedResponse, StatusCode: ex.status}
+		got = apiCertificate{}
+		return c.raw(ctx, ex, op, http.MethodGet, "/certificates/"+url.PathEscape(id), nil, &got, nil)
 	})
 	if errors.Is(err, ErrNotFound) {
 		return true, nil
 	}
 	return !got.RevokedAt.IsZero(), err
+}
+
+// createRequest is the body of POST /certificates, exactly as documented.
+type createRequest struct {
+	CSR               string   `json:"csr"`
+	Hostnames         []string `json:"hostnames"`
+	RequestType       string   `json:"request_type"`
+	RequestedValidity int      `json:"requested_validity"`
 }
 
 // apiCertificate is the Origin CA result, decoded leniently.
@@ -303,40 +288,52 @@ type apiCertificate struct {
 	RevokedAt         time.Time `json:"-"`
 }
 
+// UnmarshalJSON decodes what identifies and carries the certificate
+// strictly (id, certificate, hostnames, csr, request_type) and the rest
+// leniently: an expires_on or revoked_at in a layout not known here, or a
+// requested_validity sent as a string, must not lose a certificate the API
+// has made (its expiry is read from the certificate itself). A revoked_at
+// that does not parse is left zero: not proven revoked.
 func (a *apiCertificate) UnmarshalJSON(b []byte) error {
 	type plain apiCertificate
 	aux := struct {
 		*plain
-		ExpiresOn string `json:"expires_on"`
-		RevokedAt string `json:"revoked_at"`
+		RequestedValidity json.RawMessage `json:"requested_validity"`
+		ExpiresOn         json.RawMessage `json:"expires_on"`
+		RevokedAt         json.RawMessage `json:"revoked_at"`
 	}{plain: (*plain)(a)}
 	if err := json.Unmarshal(b, &aux); err != nil {
 		return err
 	}
-	var err error
-	if aux.ExpiresOn != "" {
-		if a.ExpiresOn, err = ParseAPITime(aux.ExpiresOn); err != nil {
-			return err
+	var days json.Number
+	if len(aux.RequestedValidity) > 0 {
+		var s string
+		if json.Unmarshal(aux.RequestedValidity, &s) == nil {
+			days = json.Number(s)
+		} else {
+			_ = json.Unmarshal(aux.RequestedValidity, &days)
+		}
+		if n, err := days.Int64(); err == nil {
+			a.RequestedValidity = int(n)
 		}
 	}
-	if aux.RevokedAt != "" {
-		if a.RevokedAt, err = ParseAPITime(aux.RevokedAt); err != nil {
-			return err
-		}
-	}
+	a.ExpiresOn = lenientTime(aux.ExpiresOn)
+	a.RevokedAt = lenientTime(aux.RevokedAt)
 	return nil
 }
 
-func decodeCertificateFallback(ex *exchange) (apiCertificate, bool) {
-	env, ok := ex.parseEnvelope()
-	if !ok || !*env.Success || ex.status/100 != 2 {
-		return apiCertificate{}, false
+// lenientTime parses a JSON string timestamp with ParseAPITime; anything
+// else (absent, null, another type, another layout) is the zero time.
+func lenientTime(raw json.RawMessage) time.Time {
+	var s string
+	if len(raw) == 0 || json.Unmarshal(raw, &s) != nil || s == "" {
+		return time.Time{}
 	}
-	var a apiCertificate
-	if json.Unmarshal(env.Result, &a) != nil || a.ID == "" {
-		return apiCertificate{}, false
+	t, err := ParseAPITime(s)
+	if err != nil {
+		return time.Time{}
 	}
-	return a, true
+	return t
 }
 
 var monotonic = regexp.MustCompile(` m=[+-][0-9.]+$`)

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 )
 
 // KeyType is the closed vocabulary of private-key kinds the Origin CA
@@ -117,10 +118,19 @@ func generateKey(kt KeyType, r io.Reader) (*PrivateKey, error) {
 
 // parsePrivateKeyPEM reads a PKCS#8, SEC 1 or PKCS#1 PEM key of a
 // supported type. Errors never quote the input.
+//
+// Like tls.X509KeyPair, it skips PEM blocks that are not a private key:
+// `openssl ecparam -genkey` writes an EC PARAMETERS block before the key.
 func parsePrivateKeyPEM(b []byte) (*PrivateKey, error) {
-	block, _ := pem.Decode(b)
-	if block == nil {
-		return nil, errors.New("origincert: private key is not PEM")
+	var block *pem.Block
+	for {
+		block, b = pem.Decode(b)
+		if block == nil {
+			return nil, errors.New("private key is not PEM")
+		}
+		if block.Type == "PRIVATE KEY" || strings.HasSuffix(block.Type, " PRIVATE KEY") {
+			break
+		}
 	}
 	var (
 		k   any
@@ -134,25 +144,25 @@ func parsePrivateKeyPEM(b []byte) (*PrivateKey, error) {
 	case "RSA PRIVATE KEY":
 		k, err = x509.ParsePKCS1PrivateKey(block.Bytes)
 	default:
-		return nil, fmt.Errorf("origincert: unsupported private key PEM block %q", block.Type)
+		return nil, fmt.Errorf("unsupported private key PEM block %q", block.Type)
 	}
 	if err != nil {
-		return nil, errors.New("origincert: private key does not parse")
+		return nil, errors.New("private key does not parse")
 	}
 	switch k := k.(type) {
 	case *ecdsa.PrivateKey:
 		if k.Curve != elliptic.P256() {
-			return nil, fmt.Errorf("origincert: unsupported ECDSA curve %s", k.Curve.Params().Name)
+			return nil, fmt.Errorf("unsupported ECDSA curve %s", k.Curve.Params().Name)
 		}
 		return &PrivateKey{signer: k, kt: ECDSAP256}, nil
 	case *rsa.PrivateKey:
 		kt := KeyType(fmt.Sprintf("rsa-%d", k.N.BitLen()))
 		if !kt.isRSA() {
-			return nil, fmt.Errorf("origincert: unsupported RSA size %d", k.N.BitLen())
+			return nil, fmt.Errorf("unsupported RSA size %d", k.N.BitLen())
 		}
 		return &PrivateKey{signer: k, kt: kt}, nil
 	}
-	return nil, fmt.Errorf("origincert: unsupported private key type %T", k)
+	return nil, fmt.Errorf("unsupported private key type %T", k)
 }
 
 // Type is the key's type.
@@ -221,7 +231,7 @@ func (k *PrivateKey) TLSCertificate(certPEM []byte) (tls.Certificate, error) {
 		return tls.Certificate{}, fmt.Errorf("origincert: parse certificate: %w", err)
 	}
 	if !publicKeysEqual(leaf.PublicKey, k.signer.Public()) {
-		return tls.Certificate{}, ErrKeyMismatch
+		return tls.Certificate{}, fmt.Errorf("origincert: %w", ErrKeyMismatch)
 	}
 	c.PrivateKey = k.signer
 	c.Leaf = leaf
@@ -230,7 +240,7 @@ func (k *PrivateKey) TLSCertificate(certPEM []byte) (tls.Certificate, error) {
 
 // ErrKeyMismatch is returned when a certificate is not for the private key
 // it is paired with.
-var ErrKeyMismatch = errors.New("origincert: certificate does not match the private key")
+var ErrKeyMismatch = errors.New("certificate does not match the private key")
 
 func publicKeysEqual(a, b crypto.PublicKey) bool {
 	type equaler interface{ Equal(crypto.PublicKey) bool }

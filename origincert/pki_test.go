@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/originguard/originguard/origincert"
+	"github.com/originguard/originguard/origincert/cloudflaretest"
 )
 
 // testCA stands in for a Cloudflare CA (Origin CA roots, origin-pull CA),
@@ -101,4 +102,13 @@ var (
 
 // The fake Cloudflare signs with test roots; NeedsRenewal must accept
 // them. TestEmbeddedRootsAreTheDefaultIssuers restores the real ones.
-func init() { origincert.SetIssuerRoots(fakeECCRoot.cert, fakeRSARoot.cert) }
+func init() {
+	s := cloudflaretest.NewServer()
+	defer s.Close()
+	apiRoots = s.IssuerRoots()
+	origincert.SetIssuerRoots(append([]*x509.Certificate{fakeECCRoot.cert, fakeRSARoot.cert}, apiRoots...)...)
+}
+
+// apiRoots are the roots of the fake API (cloudflaretest), which signs
+// the certificates Client.Issue gets.
+var apiRoots []*x509.Certificate

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/originguard/originguard/origincert"
+	"github.com/originguard/originguard/origincert/cloudflaretest"
 )
 
 func TestEvaluatePosture(t *testing.T) {
@@ -28,7 +29,7 @@ func TestEvaluatePosture(t *testing.T) {
 		{"not reported", map[origincert.Setting]string{"ssl": "strict"}, []origincert.Deviation{
 			{Setting: "min_tls_version", Want: "1.2"}, {Setting: "always_use_https", Want: "on"}, {Setting: "tls_client_auth", Want: "on"}}},
 	} {
-		p := origincert.EvaluatePosture("z", tc.settings)
+		p := origincert.EvaluatePosture("z", tc.settings, origincert.OriginPulls{Global: tc.settings["tls_client_auth"] == "on"})
 		if diff := cmp.Diff(tc.want, p.Deviations); diff != "" {
 			t.Errorf("%s: deviations (-want +got):\n%s", tc.name, diff)
 		}
@@ -62,7 +63,7 @@ func TestCheckAndEnforcePosture(t *testing.T) {
 	if diff := cmp.Diff(want, fixed); diff != "" {
 		t.Errorf("fixed (-want +got):\n%s", diff)
 	}
-	if p, err := c.CheckPosture(ctx, zone); err != nil || !p.Secure() || f.settings[zone]["brotli"] != "on" {
+	if p, err := c.CheckPosture(ctx, zone); err != nil || !p.Secure() || p.OriginPulls.Level() != origincert.OriginPullsGlobal {
 		t.Errorf("after enforcing: %+v, %v", p, err)
 	}
 	if n := f.count("PATCH /zones/" + zone + "/settings/min_tls_version"); n != 2 {
@@ -72,10 +73,10 @@ func TestCheckAndEnforcePosture(t *testing.T) {
 	if fixed, err := c.EnforcePosture(ctx, zone); err != nil || len(fixed) != 0 || f.count("PATCH") != 5 {
 		t.Errorf("second enforce: %v, %v, %d PATCHes", fixed, err, f.count("PATCH"))
 	}
-	if _, err := c.CheckPosture(ctx, "0000"); !errors.Is(err, origincert.ErrNotFound) {
+	if _, err := c.CheckPosture(ctx, "00000000000000000000000000000000"); !errors.Is(err, origincert.ErrNotFound) {
 		t.Errorf("unknown zone: %v", err)
 	}
-	f.failNext("GET /zones/"+zone+"/settings", injected{status: 403, body: `{"success":false,"errors":[{"code":10000,"message":"Authentication error"}],"messages":[],"result":null}`})
+	f.failNext("GET /zones/"+zone+"/settings/ssl", injected{status: 403, body: `{"success":false,"errors":[{"code":10000,"message":"Authentication error"}],"messages":[],"result":null}`})
 	if _, err := c.CheckPosture(ctx, zone); !errors.Is(err, origincert.ErrUnauthorized) {
 		t.Errorf("403: %v", err)
 	}
@@ -95,12 +96,13 @@ func TestZoneOriginPullsAPI(t *testing.T) {
 	if err != nil || id == "" {
 		t.Fatalf("upload: %q, %v", id, err)
 	}
-	if len(f.uploads[zone]) != 1 || f.uploads[zone][0] != string(z.CertificatePEM) {
-		t.Error("uploaded certificate differs")
+	uploads := f.ZoneClientCertificates(zone)
+	if len(uploads) != 1 || uploads[0].PEM != string(z.CertificatePEM) || uploads[0].ID != id {
+		t.Fatal("uploaded certificate differs")
 	}
 	// The fake checked key and certificate match (tls.X509KeyPair); the
 	// certificate is the per-zone client certificate, not the CA.
-	block, _ := pem.Decode([]byte(f.uploads[zone][0]))
+	block, _ := pem.Decode([]byte(uploads[0].PEM))
 	if leaf, _ := x509.ParseCertificate(block.Bytes); leaf == nil || leaf.IsCA {
 		t.Error("uploaded a CA")
 	}
@@ -145,13 +147,13 @@ func TestHostnameOriginPullsAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	id, err := c.UploadHostnameClientCertificate(ctx, zone, z)
-	if err != nil || f.hostCerts[id] != string(z.CertificatePEM) {
+	if hc := f.HostnameClientCertificates(zone); err != nil || len(hc) != 1 || hc[0].ID != id || hc[0].PEM != string(z.CertificatePEM) {
 		t.Fatalf("upload: %q, %v", id, err)
 	}
 	if err := c.SetHostnameOriginPulls(ctx, zone, "Shop.Example.com", id, true); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.hostAOP["shop.example.com"]; got != (fakeHostAOP{id, true}) {
+	if got, _ := f.HostnameOriginPulls("shop.example.com"); got != (cloudflaretest.HostnameAssociation{Hostname: "shop.example.com", CertID: id, Enabled: true}) {
 		t.Errorf("fake holds %+v", got)
 	}
 	if err := c.SetHostnameOriginPulls(ctx, zone, "shop.example.com", "unknown", true); !errors.Is(err, origincert.ErrInvalidRequest) {

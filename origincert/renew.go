@@ -2,6 +2,7 @@ package origincert
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"maps"
@@ -39,21 +40,59 @@ import (
 //  3. When a pending revocation is due, revoke it ([Client.Revoke] treats
 //     an already revoked or vanished certificate as done), then re-apply
 //     the Secret without it. A crash between the two revokes again on
-//     re-run, harmlessly.
+//     re-run. Cloudflare's answer to revoking a certificate twice is not
+//     documented, and neither is revoked_at in its GET, so a revocation
+//     the API refuses outright (HTTP 4xx other than 401/403/429) is
+//     reported once, in the error and Result.Abandoned, and its entry
+//     dropped: repeating a refused request cannot succeed, and an entry
+//     that errors on every reconcile would hide every other problem.
 type Renewer struct {
 	Client       *Client
 	Kube         kubernetes.Interface
-	FieldManager string           // zero means DefaultFieldManager
-	Grace        time.Duration    // how long a replaced certificate stays valid; zero revokes at once
-	Now          func() time.Time // zero means time.Now
+	FieldManager string // zero means DefaultFieldManager
+	// Grace is how long a replaced certificate stays valid after the
+	// Secret holds its successor, so kubelet (which refreshes mounted
+	// Secrets within about a minute plus its cache TTL) and ingress
+	// controllers load the new one before the old is revoked; revoking
+	// earlier makes Cloudflare answer 526 under Full (strict). Zero
+	// means [DefaultGrace]; a negative Grace revokes at once.
+	Grace time.Duration
+	Clock func() time.Time // zero means time.Now
+	// Issuers are passed to [NeedsRenewal] (Want.Issuers); zero means
+	// the embedded Origin CA roots.
+	Issuers []*x509.Certificate
 }
+
+// DefaultGrace is the Renewer's grace period when Grace is zero.
+const DefaultGrace = time.Hour
 
 // Target is one Secret to keep valid; Namespace, Name and
 // Request.Hostnames are required.
 type Target struct {
 	Namespace, Name string
-	Request         Request       // hostnames, key type, validity
-	RenewBefore     time.Duration // zero means DefaultRenewBefore
+	Request         Request // hostnames, key type, validity
+	// RenewBefore is the renewal window (see [Want.RenewBefore]); it
+	// must be shorter than the requested validity, or every certificate
+	// would be due for renewal as soon as it is made.
+	RenewBefore time.Duration
+}
+
+// Validate reports every problem with the target (errors.Join).
+func (t Target) Validate() error {
+	var errs []error
+	if t.Namespace == "" || t.Name == "" {
+		errs = append(errs, errors.New("origincert: target needs a namespace and a name"))
+	}
+	if err := t.Request.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if days, err := RoundValidity(t.Request.Validity); err == nil && t.RenewBefore >= time.Duration(days)*24*time.Hour {
+		errs = append(errs, fmt.Errorf("origincert: renew-before %s is not shorter than the %d-day validity: every certificate would be renewed at once", t.RenewBefore, days))
+	}
+	if t.RenewBefore < 0 {
+		errs = append(errs, fmt.Errorf("origincert: renew-before %s is negative", t.RenewBefore))
+	}
+	return errors.Join(errs...)
 }
 
 // Result is what Reconcile did.
@@ -61,6 +100,8 @@ type Result struct {
 	Decision     Decision      // the renewal decision taken on the Secret as found
 	Issued       string        // ID of the certificate issued, if any
 	Revoked      []string      // IDs revoked in this call
+	Abandoned    []string      // IDs whose revocation the API refused; no longer pending
+	Warnings     []string      // problems renewal cannot fix (Decision's, and the issued certificate's)
 	RequeueAfter time.Duration // call again after this; 0 means no known deadline
 }
 
@@ -70,15 +111,19 @@ func (r *Renewer) Reconcile(ctx context.Context, t Target) (Result, error) {
 	if r.Client == nil || r.Kube == nil {
 		return Result{}, errors.New("origincert: renewer needs a Client and a Kube clientset")
 	}
-	if t.Namespace == "" || t.Name == "" {
-		return Result{}, errors.New("origincert: target needs a namespace and a name")
-	}
-	if err := t.Request.Validate(); err != nil {
+	if err := t.Validate(); err != nil {
 		return Result{}, err
 	}
 	now := time.Now
-	if r.Now != nil {
-		now = r.Now
+	if r.Clock != nil {
+		now = r.Clock
+	}
+	grace := r.Grace
+	switch {
+	case grace == 0:
+		grace = DefaultGrace
+	case grace < 0:
+		grace = 0
 	}
 	secrets := r.Kube.CoreV1().Secrets(t.Namespace)
 	cur, err := secrets.Get(ctx, t.Name, metav1.GetOptions{})
@@ -88,8 +133,9 @@ func (r *Renewer) Reconcile(ctx context.Context, t Target) (Result, error) {
 	case err != nil:
 		return Result{}, fmt.Errorf("origincert: get secret %s/%s: %w", t.Namespace, t.Name, err)
 	}
-	want := Want{Hostnames: t.Request.Hostnames, KeyType: t.Request.KeyType, RenewBefore: t.RenewBefore}
+	want := Want{Hostnames: t.Request.Hostnames, KeyType: t.Request.KeyType, RenewBefore: t.RenewBefore, Issuers: r.Issuers}
 	res := Result{Decision: NeedsRenewal(cur, want, now())}
+	res.Warnings = append(res.Warnings, res.Decision.Warnings...)
 
 	var pending []PendingRevoke
 	if cur != nil {
@@ -103,13 +149,17 @@ func (r *Renewer) Reconcile(ctx context.Context, t Target) (Result, error) {
 		if err != nil {
 			return res, err
 		}
+		if root := OriginCARootsExpiry(); cert.NotAfter.After(root) {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("certificate %s is valid until %s, after the Origin CA roots in ca.crt expire (%s): ask for a shorter validity",
+				cert.ID, cert.NotAfter.UTC().Format(time.RFC3339), root.UTC().Format(time.RFC3339)))
+		}
 		next, err := TLSSecret(t.Namespace, t.Name, cert)
 		if err != nil {
 			return res, err
 		}
 		if cur != nil {
 			if old := cur.Annotations[AnnotationCertificateID]; old != "" && old != cert.ID && !hasPending(pending, old) {
-				pending = append(pending, PendingRevoke{ID: old, After: now().Add(r.Grace).UTC().Truncate(time.Second)})
+				pending = append(pending, PendingRevoke{ID: old, After: now().Add(grace).UTC().Truncate(time.Second)})
 			}
 			if cur.Type != corev1.SecretTypeTLS {
 				// A Secret's type is immutable: replace it, and only the
@@ -140,13 +190,17 @@ func (r *Renewer) Reconcile(ctx context.Context, t Target) (Result, error) {
 			continue
 		}
 		if err := r.Client.Revoke(ctx, p.ID); err != nil {
-			keep = append(keep, p)
 			errs = append(errs, err)
+			if refusedForGood(err) {
+				res.Abandoned = append(res.Abandoned, p.ID)
+			} else {
+				keep = append(keep, p)
+			}
 			continue
 		}
 		res.Revoked = append(res.Revoked, p.ID)
 	}
-	if len(res.Revoked) > 0 && cur != nil {
+	if len(res.Revoked)+len(res.Abandoned) > 0 && cur != nil {
 		next := ownedCopy(cur)
 		if len(keep) > 0 {
 			next.Annotations[AnnotationRevokePending] = formatPending(keep)
@@ -163,13 +217,16 @@ func (r *Renewer) Reconcile(ctx context.Context, t Target) (Result, error) {
 		res.RequeueAfter = earliest(res.RequeueAfter, p.After.Sub(now()))
 	}
 	if in, err := ReadSecret(cur); err == nil {
-		window := t.RenewBefore
-		if window == 0 {
-			window = DefaultRenewBefore
-		}
+		window := RenewWindow(t.RenewBefore, in.Leaf)
 		res.RequeueAfter = earliest(res.RequeueAfter, in.Leaf.NotAfter.Add(-window).Sub(now()))
 	}
 	return res, errors.Join(errs...)
+}
+
+// refusedForGood reports an API refusal that repeating cannot change: a
+// 4xx other than authentication and rate limiting.
+func refusedForGood(err error) bool {
+	return errors.Is(err, ErrInvalidRequest) && !errors.Is(err, ErrUnauthorized) && !errors.Is(err, ErrRateLimited)
 }
 
 func hasPending(ps []PendingRevoke, id string) bool {

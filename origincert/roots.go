@@ -98,6 +98,26 @@ func OriginPullCAPool() *x509.CertPool {
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
 
-// issuerRoot is the root NeedsRenewal requires a certificate to chain to.
-// Tests swap it (export_test.go) because Cloudflare's key is not theirs.
-var issuerRoot = OriginCARoot
+// issuerRoots are the roots NeedsRenewal requires a certificate to chain
+// to when Want.Issuers is empty. Tests swap it (export_test.go) because
+// Cloudflare's key is not theirs.
+var issuerRoots = func(kt KeyType) []*x509.Certificate {
+	r, err := OriginCARoot(kt)
+	if err != nil {
+		return nil
+	}
+	return []*x509.Certificate{r}
+}
+
+// OriginCARootsExpiry is when the first of the embedded Origin CA roots
+// (ECC and RSA, written as ca.crt into every Secret) expires: 2029-08-15.
+// Certificates of 1095 or 5475 days issued now outlive it; a ca.crt past
+// it is an expired trust anchor for every client that verifies the origin
+// with it. Cloudflare must publish new roots before then, and this package
+// must embed them: [NeedsRenewal] and [Renewer] warn ahead of it.
+func OriginCARootsExpiry() time.Time {
+	if eccRoot.NotAfter.Before(rsaRoot.NotAfter) {
+		return eccRoot.NotAfter
+	}
+	return rsaRoot.NotAfter
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -194,19 +195,52 @@ const (
 // Want is what a Secret should hold. The zero value wants no hostnames,
 // which no Secret satisfies.
 type Want struct {
-	Hostnames   []string
-	KeyType     KeyType       // zero means ECDSA P-256
-	RenewBefore time.Duration // renewal window before expiry; zero means 30 days
+	Hostnames []string
+	KeyType   KeyType // zero means ECDSA P-256
+	// RenewBefore is the renewal window before expiry. Zero means
+	// [DefaultRenewBefore] or a third of the certificate's lifetime,
+	// whichever is shorter. A window as long as the lifetime or longer
+	// would renew every certificate the moment it is made; it is cut to
+	// a third of the lifetime too.
+	RenewBefore time.Duration
+	// Issuers are the roots a certificate must be signed by. Zero means
+	// the embedded Cloudflare Origin CA root for the key type; tests pass
+	// the fake API's roots (cloudflaretest.Server.IssuerRoots).
+	Issuers []*x509.Certificate
 }
 
-// DefaultRenewBefore is the renewal window when Want.RenewBefore is zero.
+// DefaultRenewBefore is the longest renewal window when Want.RenewBefore
+// is zero.
 const DefaultRenewBefore = 30 * 24 * time.Hour
+
+// ClockSkew is how far a certificate's NotBefore may lie ahead of the
+// local clock before [NeedsRenewal] calls it not yet valid: clocks of a
+// node and of Cloudflare differ by seconds, sometimes minutes.
+const ClockSkew = 5 * time.Minute
+
+// RenewWindow is the renewal window [NeedsRenewal] applies to leaf for
+// a wanted renewBefore (see [Want.RenewBefore]).
+func RenewWindow(renewBefore time.Duration, leaf *x509.Certificate) time.Duration {
+	lifetime := leaf.NotAfter.Sub(leaf.NotBefore)
+	third := lifetime / 3
+	switch {
+	case renewBefore == 0:
+		return min(DefaultRenewBefore, third)
+	case renewBefore >= lifetime:
+		return third
+	}
+	return renewBefore
+}
 
 // Decision says whether to renew, and why.
 type Decision struct {
 	Renew  bool
 	Reason Reason
 	Detail string // human-readable, names the Secret and what is wrong
+	// Warnings are problems renewal cannot fix, such as the Origin CA
+	// root in ca.crt expiring before the certificate (see
+	// [OriginCARootsExpiry]).
+	Warnings []string
 }
 
 // String says "keep" or "renew" with the reason and detail.
@@ -220,7 +254,8 @@ func (d Decision) String() string {
 // NeedsRenewal decides whether the Secret s (nil when it does not exist)
 // must get a new certificate to satisfy want at time now. It is pure.
 // Checks run from the most to the least severe and the first failing one
-// is the reason.
+// is the reason. The certificate must hold exactly the wanted hostnames:
+// one added and one removed both renew.
 func NeedsRenewal(s *corev1.Secret, want Want, now time.Time) Decision {
 	renew := func(r Reason, format string, args ...any) Decision {
 		return Decision{Renew: true, Reason: r, Detail: fmt.Sprintf(format, args...)}
@@ -241,7 +276,7 @@ func NeedsRenewal(s *corev1.Secret, want Want, now time.Time) Decision {
 	if wantKT := want.KeyType.orDefault(); in.KeyType != wantKT {
 		return renew(ReasonKeyType, "secret %s holds a %s key, want %s", ref, in.KeyType, wantKT)
 	}
-	if root, _ := issuerRoot(in.KeyType); in.Leaf.CheckSignatureFrom(root) != nil {
+	if !signedByOneOf(in.Leaf, issuersFor(want.Issuers, in.KeyType)) {
 		return renew(ReasonForeign, "secret %s: certificate (issuer %q) is not signed by the Cloudflare Origin CA", ref, in.Leaf.Issuer.String())
 	}
 	hs, err := normalizeHostnames(want.Hostnames)
@@ -251,13 +286,13 @@ func NeedsRenewal(s *corev1.Secret, want Want, now time.Time) Decision {
 	if missing := uncovered(in.Leaf, hs); len(missing) > 0 {
 		return renew(ReasonHostnames, "secret %s: certificate does not cover %s", ref, strings.Join(missing, ", "))
 	}
-	if now.Before(in.Leaf.NotBefore) {
+	if extra := unwanted(in.Leaf, hs); len(extra) > 0 {
+		return renew(ReasonHostnames, "secret %s: certificate also names %s, no longer wanted", ref, strings.Join(extra, ", "))
+	}
+	if now.Add(ClockSkew).Before(in.Leaf.NotBefore) {
 		return renew(ReasonNotYetValid, "secret %s: certificate is valid only from %s", ref, in.Leaf.NotBefore.UTC().Format(time.RFC3339))
 	}
-	window := want.RenewBefore
-	if window == 0 {
-		window = DefaultRenewBefore
-	}
+	window := RenewWindow(want.RenewBefore, in.Leaf)
 	if left := in.Leaf.NotAfter.Sub(now); left <= window {
 		if left <= 0 {
 			return renew(ReasonExpiring, "secret %s: certificate expired at %s", ref, in.Leaf.NotAfter.UTC().Format(time.RFC3339))
@@ -267,5 +302,53 @@ func NeedsRenewal(s *corev1.Secret, want Want, now time.Time) Decision {
 	if in.CertificateID == "" {
 		return renew(ReasonUntracked, "secret %s: no %s annotation, so the certificate could never be revoked", ref, AnnotationCertificateID)
 	}
-	return Decision{Detail: fmt.Sprintf("secret %s: certificate %s covers %s until %s", ref, in.CertificateID, strings.Join(hs, ", "), in.Leaf.NotAfter.UTC().Format(time.RFC3339))}
+	d := Decision{Detail: fmt.Sprintf("secret %s: certificate %s covers %s until %s", ref, in.CertificateID, strings.Join(hs, ", "), in.Leaf.NotAfter.UTC().Format(time.RFC3339))}
+	d.Warnings = rootWarnings(ref, in.Leaf.NotAfter, in.KeyType, window, now)
+	return d
+}
+
+// rootWarnings warns when the Origin CA root written as ca.crt expires
+// before the certificate, or within the renewal window from now.
+func rootWarnings(ref string, notAfter time.Time, kt KeyType, window time.Duration, now time.Time) []string {
+	root, err := OriginCARoot(kt)
+	if err != nil {
+		return nil
+	}
+	var w []string
+	if notAfter.After(root.NotAfter) {
+		w = append(w, fmt.Sprintf("secret %s: certificate valid until %s outlives the Origin CA root in ca.crt (expires %s)", ref,
+			notAfter.UTC().Format(time.RFC3339), root.NotAfter.UTC().Format(time.RFC3339)))
+	}
+	if root.NotAfter.Sub(now) <= window {
+		w = append(w, fmt.Sprintf("secret %s: the Origin CA root in ca.crt expires at %s, within the %s renewal window: update this package for Cloudflare's new root", ref,
+			root.NotAfter.UTC().Format(time.RFC3339), window))
+	}
+	return w
+}
+
+func issuersFor(given []*x509.Certificate, kt KeyType) []*x509.Certificate {
+	if len(given) > 0 {
+		return given
+	}
+	return issuerRoots(kt)
+}
+
+func signedByOneOf(leaf *x509.Certificate, roots []*x509.Certificate) bool {
+	for _, r := range roots {
+		if r != nil && leaf.CheckSignatureFrom(r) == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// unwanted lists the certificate's DNS names that are not wanted.
+func unwanted(leaf *x509.Certificate, hostnames []string) []string {
+	var extra []string
+	for _, n := range leaf.DNSNames {
+		if !slices.Contains(hostnames, strings.ToLower(n)) {
+			extra = append(extra, n)
+		}
+	}
+	return extra
 }

@@ -19,6 +19,13 @@
 // The certificate and key are an Origin CA certificate (see package
 // origincert, or the Cloudflare dashboard); every request is answered with
 // the address the origin believes the visitor has.
+//
+// The three files are read again when they change on disk, without a
+// restart: mounted from Secrets that origincert.Renewer (tls.crt, tls.key)
+// and origincert.OriginPullRotator (ca.crt) keep, they change on renewal,
+// and a server that read them once would go on serving a certificate
+// revoked after the grace period, or refuse the zone's next client
+// certificate.
 package main
 
 import (
@@ -33,6 +40,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"time"
 
 	"github.com/originguard/originguard/allowlist"
@@ -41,10 +49,9 @@ import (
 
 // config is what the flags say.
 type config struct {
-	addr     string
-	cert     tls.Certificate
-	clientCA *x509.CertPool // nil: Cloudflare's shared origin-pull CA
-	trusted  allowlist.Matcher
+	addr    string
+	tls     func() (*tls.Config, error) // the current TLS config, from the files
+	trusted allowlist.Matcher
 }
 
 func main() {
@@ -77,35 +84,100 @@ func main() {
 	}
 }
 
-// load reads the certificate, key and client CA files.
+// load checks the certificate, key and client CA files once, and returns
+// a config that reads them again whenever they change.
 func load(addr, certFile, keyFile, caFile string) (config, error) {
 	if certFile == "" || keyFile == "" {
 		return config{}, errors.New("-cert and -key are required")
 	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
+	f := &files{cert: certFile, key: keyFile, ca: caFile}
+	if _, err := f.config(); err != nil {
 		return config{}, err
 	}
-	cfg := config{addr: addr, cert: cert}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
+	return config{addr: addr, tls: f.config}, nil
+}
+
+// files is the TLS config made from the certificate, key and client CA
+// files, made again when one of them changes (size or modification time;
+// a Secret volume swaps all of them at once). A change that does not load
+// (a half-written file) keeps the previous config and is logged.
+type files struct {
+	cert, key, ca string
+
+	mu    sync.Mutex
+	stamp string
+	cfg   *tls.Config
+}
+
+func (f *files) config() (*tls.Config, error) {
+	stamp := ""
+	for _, name := range []string{f.cert, f.key, f.ca} {
+		if name == "" {
+			continue
+		}
+		st, err := os.Stat(name)
 		if err != nil {
-			return config{}, err
+			return f.keep(err)
 		}
-		cfg.clientCA = x509.NewCertPool()
-		if !cfg.clientCA.AppendCertsFromPEM(pem) {
-			return config{}, fmt.Errorf("%s: no PEM certificate", caFile)
-		}
+		stamp += fmt.Sprintf("%s:%d:%d;", name, st.Size(), st.ModTime().UnixNano())
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cfg != nil && stamp == f.stamp {
+		return f.cfg, nil
+	}
+	cfg, err := f.read()
+	if err != nil {
+		if f.cfg != nil {
+			log.Printf("originserver: keeping the previous certificates: %v", err)
+			return f.cfg, nil
+		}
+		return nil, err
+	}
+	f.cfg, f.stamp = cfg, stamp
 	return cfg, nil
 }
 
-// serve serves on ln until ctx is done, with the three layers in front of
-// the handler.
-func serve(ctx context.Context, ln net.Listener, cfg config) error {
-	tlsConfig, err := origincert.ServerTLSConfig(cfg.cert, cfg.clientCA)
+// keep returns the previous config when a file cannot be looked at.
+func (f *files) keep(err error) (*tls.Config, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cfg != nil {
+		log.Printf("originserver: keeping the previous certificates: %v", err)
+		return f.cfg, nil
+	}
+	return nil, err
+}
+
+// read makes the TLS config from the files.
+func (f *files) read() (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(f.cert, f.key)
 	if err != nil {
+		return nil, err
+	}
+	var clientCA *x509.CertPool // nil: Cloudflare's shared origin-pull CA
+	if f.ca != "" {
+		pem, err := os.ReadFile(f.ca)
+		if err != nil {
+			return nil, err
+		}
+		clientCA = x509.NewCertPool()
+		if !clientCA.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: no PEM certificate", f.ca)
+		}
+	}
+	return origincert.ServerTLSConfig(cert, clientCA)
+}
+
+// serve serves on ln until ctx is done, with the three layers in front of
+// the handler. Each handshake uses the TLS config current at that moment.
+func serve(ctx context.Context, ln net.Listener, cfg config) error {
+	if _, err := cfg.tls(); err != nil {
 		return err
+	}
+	tlsConfig := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return cfg.tls() },
 	}
 	edgeOnly := allowlist.Listener{Listener: ln, Trusted: cfg.trusted}
 	srv := &http.Server{

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,8 +67,16 @@ func zoneCert(t *testing.T, zone string) (tls.Certificate, *x509.CertPool) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	caMu.Lock()
+	caByCert[string(cert.Certificate[0])] = z.CAPEM
+	caMu.Unlock()
 	return cert, pool
 }
+
+var (
+	caMu     sync.Mutex
+	caByCert = map[string][]byte{} // client certificate DER -> its CA's PEM
+)
 
 // start serves on loopback with 127.0.0.2 as the only edge address and
 // returns the address.
@@ -80,7 +89,8 @@ func start(t *testing.T, cert tls.Certificate, clientCA *x509.CertPool) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, ln, config{cert: cert, clientCA: clientCA, trusted: allowlist.MustParse("127.0.0.2\n")})
+		static := func() (*tls.Config, error) { return origincert.ServerTLSConfig(cert, clientCA) }
+		done <- serve(ctx, ln, config{tls: static, trusted: allowlist.MustParse("127.0.0.2\n")})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -162,9 +172,98 @@ func TestLoad(t *testing.T) {
 		t.Errorf("bad CA file: %v", err)
 	}
 	cfg, err := load(":0", certPEM, keyPEM, "")
-	if err != nil || cfg.clientCA != nil {
-		t.Errorf("good files: %+v, %v", cfg, err)
+	if err != nil {
+		t.Fatalf("good files: %v", err)
 	}
+	if tc, err := cfg.tls(); err != nil || !tc.ClientCAs.Equal(origincert.OriginPullCAPool()) {
+		t.Errorf("without -client-ca: %v, want Cloudflare's shared origin-pull CA", err)
+	}
+}
+
+// The files are read again when they change: a renewed origin certificate
+// is served, and a rotated client CA (ca.crt holding the old and the new
+// CA while Cloudflare switches, then only the new) is trusted, all without
+// a restart. Real handshakes against the running server.
+func TestReloadsRotatedFiles(t *testing.T) {
+	dir := t.TempDir()
+	certA, rootsA := serverCert(t)
+	certB, rootsB := serverCert(t)
+	client1, _ := zoneCert(t, "example.com")
+	client2, _ := zoneCert(t, "example.com")
+	z1, z2 := caPEM(t, client1), caPEM(t, client2)
+	caFile := filepath.Join(dir, "ca.crt")
+	bump := 0
+	write := func(name string, data []byte) {
+		t.Helper()
+		if err := os.WriteFile(name, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		bump++ // a Secret volume swap gives new files; make the change visible whatever the clock's resolution
+		at := time.Now().Add(time.Duration(bump) * time.Second)
+		if err := os.Chtimes(name, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	certFile, keyFile := pemFiles(t, dir, certA)
+	write(caFile, z1)
+	cfg, err := load(":0", certFile, keyFile, caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.trusted = allowlist.MustParse("127.0.0.2\n")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, ln, cfg) }()
+	t.Cleanup(func() { cancel(); <-done })
+	addr := ln.Addr().String()
+	admits := func(roots *x509.CertPool, c *tls.Certificate) bool {
+		_, err := get("127.0.0.2", addr, roots, c)
+		return err == nil
+	}
+
+	if !admits(rootsA, &client1) || admits(rootsA, &client2) {
+		t.Fatal("before rotation: want only the first client certificate admitted")
+	}
+	write(caFile, append(append([]byte{}, z1...), z2...)) // the rotator's ca.crt while Cloudflare switches
+	if !admits(rootsA, &client1) || !admits(rootsA, &client2) {
+		t.Error("during rotation: want both client certificates admitted")
+	}
+	write(caFile, z2)
+	if admits(rootsA, &client1) || !admits(rootsA, &client2) {
+		t.Error("after rotation: want only the new client certificate admitted")
+	}
+	// The origin certificate is renewed (Renewer rewrites tls.crt and tls.key).
+	if admits(rootsB, &client2) {
+		t.Fatal("renewed certificate served before it was written")
+	}
+	b1, b2 := pemFiles(t, t.TempDir(), certB)
+	for src, dst := range map[string]string{b1: certFile, b2: keyFile} {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(dst, data)
+	}
+	if !admits(rootsB, &client2) {
+		t.Error("the renewed origin certificate is not served")
+	}
+	// A half-written file keeps the previous certificates in service.
+	write(keyFile, []byte("-----BEGIN PRIVATE KEY-----\n"))
+	if !admits(rootsB, &client2) {
+		t.Error("a broken key file took the origin down")
+	}
+}
+
+// caPEM returns the PEM of the CA that issued a zoneCert client certificate.
+func caPEM(t *testing.T, c tls.Certificate) []byte {
+	t.Helper()
+	caMu.Lock()
+	defer caMu.Unlock()
+	return caByCert[string(c.Certificate[0])]
 }
 
 func pemFiles(t *testing.T, dir string, cert tls.Certificate) (certFile, keyFile string) {
