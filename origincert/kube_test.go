@@ -254,3 +254,26 @@ func renewerFlow(t *testing.T, cs, broken kubernetes.Interface, failPatch *atomi
 		t.Errorf("wrong-type Secret not replaced: %v", err)
 	}
 }
+
+// A field manager the API server would refuse (more than 128 characters,
+// or not printable) is named before any request, through the same check
+// netpol's Apply uses.
+func TestApplySecretFieldManager(t *testing.T) {
+	cs := fake.NewClientset()
+	s, err := origincert.CASecret("ns", "ca", origincert.OriginPullCAPEM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fm := range []string{strings.Repeat("m", 129), "bad\nmanager"} {
+		_, err := origincert.ApplySecret(context.Background(), cs, s, fm)
+		if err == nil || !strings.Contains(err.Error(), "field manager") || strings.Count(err.Error(), "origincert") != 1 {
+			t.Errorf("ApplySecret with field manager %q: %v", fm, err)
+		}
+	}
+	if len(cs.Actions()) != 0 {
+		t.Errorf("requests sent for a bad field manager: %v", cs.Actions())
+	}
+	if _, err := origincert.ApplySecret(context.Background(), cs, s, ""); err != nil {
+		t.Errorf("default field manager: %v", err)
+	}
+}
