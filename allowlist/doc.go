@@ -31,9 +31,25 @@
 //
 // [Middleware] rejects HTTP requests from peers outside the trusted set and,
 // for trusted peers, recovers the client address from CF-Connecting-IP (or
-// True-Client-IP, or X-Forwarded-For by the rightmost-untrusted rule); a
-// handler reads it with [ClientIP]. [Listener] closes connections from
-// untrusted peers before a byte is read, a cheap first gate in front of TLS.
+// True-Client-IP, or X-Forwarded-For); a handler reads it with [ClientIP].
+// It passes a copy of the request on and never modifies the caller's.
+// [Listener] closes connections from untrusted peers before a byte is read,
+// a cheap first gate in front of TLS.
+//
+// # Threats behind Cloudflare
+//
+// Being in Cloudflare's ranges proves that traffic came through Cloudflare,
+// not that it came through your zone, nor that Cloudflare wrote its headers.
+// Every Cloudflare customer, a Worker's subrequest included, reaches your
+// origin from those ranges and chooses the X-Forwarded-For it sends; so the
+// set of peers that may connect ([Middleware.Trusted]) is never used to
+// skip X-Forwarded-For entries. Cloudflare appends exactly one entry, what
+// it saw, so the client is the rightmost entry; your own proxies in front
+// are named separately ([Middleware.TrustedProxies] or
+// [Middleware.TrustedProxyCount]). True-Client-IP is set by Cloudflare only
+// with its Enterprise True-Client-IP setting: without it, a visitor's own
+// True-Client-IP passes through and anyone can choose it. To know that a
+// request came through your zone, use Authenticated Origin Pulls.
 //
 //	trusted := allowlist.Cloudflare()
 //	handler := allowlist.Middleware{Trusted: trusted}.Wrap(app)

@@ -197,3 +197,51 @@ func ExampleRefresher_Subscribe() {
 	// Output:
 	// 21 prefixes now; removed [173.245.48.0/20]
 }
+
+func ExampleMiddleware_Validate() {
+	m := allowlist.Middleware{Trusted: allowlist.Cloudflare(), Header: "X Real IP", TrustedProxyCount: -1}
+	fmt.Println(m.Validate())
+	// Output:
+	// allowlist: invalid Middleware: header name "X Real IP" is not an HTTP token
+	// TrustedProxyCount -1 is negative
+	// TrustedProxies and TrustedProxyCount apply to X-Forwarded-For, not to "X Real IP"
+}
+
+// Your own ingress (10.0.0.9) and load balancer (10.0.0.5) stand between
+// Cloudflare and the server, and each appends to X-Forwarded-For.
+func ExampleMiddleware_trustedProxies() {
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Println(allowlist.ClientIP(r))
+	})
+	own := allowlist.MustParse("10.0.0.0/24\n")
+	for _, m := range []allowlist.Middleware{
+		{Trusted: own, Header: allowlist.XForwardedFor, TrustedProxies: own},
+		{Trusted: own, Header: allowlist.XForwardedFor, TrustedProxyCount: 2},
+	} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.RemoteAddr = "10.0.0.9:8080"
+		// Forged by the client, written by Cloudflare, by the load balancer
+		// (the edge it saw), by the ingress (the load balancer).
+		req.Header.Set("X-Forwarded-For", "192.0.2.1, 203.0.113.50, 173.245.48.1, 10.0.0.5")
+		m.Wrap(app).ServeHTTP(httptest.NewRecorder(), req)
+	}
+	// Output:
+	// 203.0.113.50
+	// 203.0.113.50
+}
+
+// A Worker, or any other Cloudflare customer, reaches the origin from
+// Cloudflare's ranges with an X-Forwarded-For of its choosing: only the
+// entry Cloudflare appended is believed.
+func ExampleXForwardedFor_worker() {
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Println(allowlist.ClientIP(r))
+	})
+	h := allowlist.Middleware{Trusted: allowlist.Cloudflare(), Header: allowlist.XForwardedFor}.Wrap(app)
+	req := httptest.NewRequest("GET", "/", nil)
+	req.RemoteAddr = "[2606:4700::1]:443"
+	req.Header.Set("X-Forwarded-For", "173.245.48.7, 2a06:98c0:3600::103")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	// Output:
+	// 2a06:98c0:3600::103
+}

@@ -135,7 +135,8 @@ func TestContainsTarget(t *testing.T) {
 }
 
 // TestAcceptTarget checks that the Middleware's accept path costs at most
-// one allocation over the bare handler and is faster than the hand-rolled
+// two allocations over the bare handler (the context carrying the Client
+// and the request copy net/http's contract requires) and is faster than the hand-rolled
 // way, for a peer in the first and in the last range Cloudflare lists.
 func TestAcceptTarget(t *testing.T) {
 	skipIfDistorted(t)
@@ -153,8 +154,8 @@ func TestAcceptTarget(t *testing.T) {
 			per := bestPerOp(sides)
 			msg := fmt.Sprintf("allocations: bare %v, allowlist %v, hand-rolled %v; time (best of %d rounds):%s",
 				allocs[0], allocs[1], allocs[2], rounds, table(sides, per))
-			if extra := allocs[1] - allocs[0]; extra > 1 {
-				t.Errorf("the Middleware allocates %v times over the bare handler, want at most 1\n%s", extra, msg)
+			if extra := allocs[1] - allocs[0]; extra > 2 {
+				t.Errorf("the Middleware allocates %v times over the bare handler, want at most 2\n%s", extra, msg)
 			}
 			if per[1] >= per[2] {
 				t.Errorf("the Middleware is not faster than the hand-rolled way\n%s", msg)
