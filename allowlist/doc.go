@@ -13,9 +13,12 @@
 //
 // A [Set] is an immutable set of prefixes, built from []netip.Prefix with
 // [SetFrom] or from text with [Parse]. Input is validated, masked,
-// de-duplicated and aggregated; [Set.Contains] treats IPv4-mapped IPv6
-// addresses as IPv4 and ignores zones. Sets compare with [Set.Equal], combine
-// with [Set.Union], and report what changed with [Set.Diff].
+// de-duplicated and aggregated; [Set.Contains] and [Set.Lookup] treat an
+// IPv4-mapped IPv6 address as the IPv4 address it maps, for every set, and
+// ignore zones. Sets compare with [Set.Equal], combine with [Set.Union], and
+// report what changed with [Set.Diff]. A Set is a value, like netip.Prefix,
+// whose data never changes: decoding into one ([Set.UnmarshalText]) makes
+// it refer to a new Set and leaves every copy alone.
 //
 // # Cloudflare's ranges
 //
@@ -55,6 +58,6 @@
 //	handler := allowlist.Middleware{Trusted: trusted}.Wrap(app)
 //	ln = allowlist.Listener{Listener: ln, Trusted: trusted}
 //
-// Both take a [Matcher], which a *Set and a *Refresher satisfy, so a live
+// Both take a [Matcher], which a Set and a *Refresher satisfy, so a live
 // refresher can be dropped in where a fixed set was.
 package allowlist

@@ -34,7 +34,7 @@ func ExampleSet_Equal() {
 // configuration as one string.
 func ExampleSet_MarshalText() {
 	var config struct {
-		Admins *allowlist.Set `json:"admins"`
+		Admins allowlist.Set `json:"admins"`
 	}
 	if err := json.Unmarshal([]byte(`{"admins": "203.0.113.0/24\n2001:db8::/32\n"}`), &config); err != nil {
 		panic(err)
@@ -45,6 +45,20 @@ func ExampleSet_MarshalText() {
 	// Output:
 	// true
 	// {"admins":"203.0.113.0/24\n2001:db8::/32\n"}
+}
+
+// Decoding into a field that defaulted to Cloudflare() replaces the field's
+// Set; the embedded one, shared by the whole process, stays as it was.
+func ExampleSet_UnmarshalText() {
+	config := struct {
+		Trusted allowlist.Set `json:"trusted"`
+	}{Trusted: allowlist.Cloudflare()}
+	if err := json.Unmarshal([]byte(`{"trusted": "203.0.113.0/24\n"}`), &config); err != nil {
+		panic(err)
+	}
+	fmt.Println(config.Trusted.Len(), allowlist.Cloudflare().Len())
+	// Output:
+	// 1 22
 }
 
 func ExampleRanges_Set() {

@@ -63,12 +63,15 @@ func ExampleSet_Contains() {
 	for _, s := range []string{"203.0.113.7", "::ffff:203.0.113.7", "fe80::1%eth0", "2001:db8::1%eth0", "192.0.2.1"} {
 		fmt.Println(s, set.Contains(netip.MustParseAddr(s)))
 	}
+	// A mapped address is its IPv4 address, even for a set holding ::/0.
+	fmt.Println(allowlist.MustParse("::/0").Contains(netip.MustParseAddr("::ffff:203.0.113.7")))
 	// Output:
 	// 203.0.113.7 true
 	// ::ffff:203.0.113.7 true
 	// fe80::1%eth0 false
 	// 2001:db8::1%eth0 true
 	// 192.0.2.1 false
+	// false
 }
 
 func ExampleSet_Lookup() {

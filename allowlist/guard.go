@@ -46,7 +46,7 @@ type Guard struct {
 // reserved are ranges that never belong to an edge network: unspecified,
 // private, shared, loopback, link-local, documentation, benchmarking,
 // multicast and reserved space (RFC 6890 and its IPv6 counterpart).
-var reserved = sync.OnceValue(func() *Set {
+var reserved = sync.OnceValue(func() Set {
 	return MustParse(`
 		0.0.0.0/8        # this network
 		10.0.0.0/8       # private
@@ -72,7 +72,7 @@ var reserved = sync.OnceValue(func() *Set {
 
 // Check returns nil if next may replace prev (prev may be nil or empty, as at
 // first start), or an error matching [ErrRejected] that lists every reason.
-func (g Guard) Check(prev, next *Set) error {
+func (g Guard) Check(prev, next Set) error {
 	var errs []error
 	if next.Len4() == 0 {
 		errs = append(errs, errors.New("no IPv4 prefixes"))
@@ -125,14 +125,12 @@ func orDefault(v, def int) int {
 }
 
 // overlap returns a prefix of s that overlaps p.
-func overlap(s *Set, p netip.Prefix) (netip.Prefix, bool) {
+func overlap(s Set, p netip.Prefix) (netip.Prefix, bool) {
 	if q, ok := s.Lookup(p.Addr()); ok {
 		return q, true
 	}
-	for q := range s.table.Subnets(p) {
-		if !q.Addr().Is4In6() { // not the mapped copy of an IPv4 prefix
-			return q, true
-		}
+	for q := range s.d.table.Subnets(p) {
+		return q, true
 	}
 	return netip.Prefix{}, false
 }

@@ -14,7 +14,7 @@ import (
 // admits no one. It is as safe for concurrent use as the wrapped listener.
 type Listener struct {
 	net.Listener
-	// Trusted holds the peers to admit: a *Set, a *Refresher, or any Matcher.
+	// Trusted holds the peers to admit: a Set, a *Refresher, or any Matcher.
 	Trusted Matcher
 	// OnReject, if set, is called with the address of every rejected peer.
 	OnReject func(peer net.Addr)

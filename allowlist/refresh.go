@@ -75,14 +75,14 @@ type subscriber struct {
 // snapshot is a list in use together with its Set.
 type snapshot struct {
 	ranges Ranges
-	set    *Set
+	set    Set
 }
 
 // Change tells subscribers what a refresh changed.
 type Change struct {
-	Old, New *Set
+	Old, New Set
 	Diff     Diff
-	// Ranges is the list now in use, with its source and etag.
+	// Ranges is a copy of the list now in use, with its source and etag.
 	Ranges Ranges
 }
 
@@ -146,7 +146,7 @@ func (r *Refresher) load() {
 
 // Set returns the set in use. It never returns nil and never blocks on a
 // refresh.
-func (r *Refresher) Set() *Set {
+func (r *Refresher) Set() Set {
 	if s := r.current.Load(); s != nil {
 		return s.set
 	}
@@ -157,10 +157,10 @@ func (r *Refresher) Set() *Set {
 // Contains reports whether ip is in the set in use; see [Set.Contains].
 func (r *Refresher) Contains(ip netip.Addr) bool { return r.Set().Contains(ip) }
 
-// Ranges returns the list in use, with its source and etag.
+// Ranges returns a copy of the list in use, with its source and etag.
 func (r *Refresher) Ranges() Ranges {
 	r.Set()
-	return r.current.Load().ranges
+	return r.current.Load().ranges.clone()
 }
 
 // Status returns the Refresher's state now.
@@ -246,7 +246,9 @@ func (r *Refresher) refresh(ctx context.Context, g Guard) error {
 	r.log(slog.LevelInfo, "list changed", "added", len(change.Diff.Added), "removed", len(change.Diff.Removed),
 		"etag", change.Ranges.ETag)
 	for _, s := range subs {
-		s.fn(*change)
+		c := *change
+		c.Ranges = c.Ranges.clone() // each subscriber its own
+		s.fn(c)
 	}
 	return nil
 }
@@ -372,7 +374,7 @@ func (r *Refresher) readCache() (*snapshot, error) {
 	}
 	g := r.Guard
 	g.AllowShrink = true
-	if err := g.Check(nil, set); err != nil {
+	if err := g.Check(Set{}, set); err != nil {
 		return nil, fmt.Errorf("allowlist: %s: %w", r.CachePath, err)
 	}
 	return &snapshot{ranges: rg, set: set}, nil
