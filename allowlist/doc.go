@@ -28,7 +28,17 @@
 // Cloudflare API; a [Guard] refuses a list that looks wrong (an empty
 // family, a /0, a private range, a sudden shrink); a [Refresher] keeps a
 // current Set up to date, swapping it atomically for lock-free readers and
-// keeping the last good list when anything fails.
+// keeping the last good list when anything fails. Readers never touch the
+// disk or the network; subscribers run on goroutines of their own, so a
+// slow one delays no refresh. The Fetcher refuses redirects to another host
+// and JSON whose keys repeat or differ only in case; a server's Retry-After
+// is capped at the refresh interval.
+//
+// The Refresher's cache file ([Refresher.CachePath]) is untrusted input:
+// keep it in a private directory. It is read only if it is a regular file
+// owned by the process's user, not writable by group or others, small,
+// written for the same API URL, not dated in the future, and accepted by
+// the Guard against the embedded list; its etag is never taken on trust.
 //
 // # Serving
 //

@@ -183,7 +183,8 @@ func ExampleRefresher() {
 	defer api.Close()
 
 	r := &allowlist.Refresher{Fetcher: allowlist.NewFetcher(allowlist.WithBaseURL(api.URL))}
-	r.Subscribe(func(c allowlist.Change) { fmt.Print("changed:\n", c.Diff) })
+	done := make(chan struct{})
+	r.Subscribe(func(c allowlist.Change) { fmt.Print("changed:\n", c.Diff); close(done) })
 
 	probe := netip.MustParseAddr("198.41.0.1")
 	fmt.Println(r.Contains(probe), r.Status().Source == allowlist.EmbeddedSource)
@@ -191,11 +192,12 @@ func ExampleRefresher() {
 		panic(err)
 	}
 	fmt.Println(r.Contains(probe), r.Status().ETag)
+	<-done // subscribers run on goroutines of their own
 	// Output:
 	// false true
+	// true e2
 	// changed:
 	// +198.41.0.0/24
-	// true e2
 }
 
 func texts(prefixes []netip.Prefix) []string {

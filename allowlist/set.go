@@ -59,13 +59,13 @@ func SetFrom(prefixes []netip.Prefix) (Set, error) {
 	for i, p := range prefixes {
 		c, err := canonical(p)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("allowlist: prefix %d: %w", i, err))
+			errs = append(errs, fmt.Errorf("prefix %d: %w", i, err))
 			continue
 		}
 		clean = append(clean, c)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return Set{}, err
+		return Set{}, fmt.Errorf("allowlist: %w", err)
 	}
 	return build(clean), nil
 }
@@ -88,7 +88,7 @@ func MustSetFrom(prefixes ...netip.Prefix) Set {
 func Parse(text string) (Set, error) {
 	prefixes, err := parseLines(text)
 	if err != nil {
-		return Set{}, err
+		return Set{}, fmt.Errorf("allowlist: %w", err)
 	}
 	return build(prefixes), nil
 }
@@ -109,7 +109,7 @@ func parseLines(text string) ([]netip.Prefix, error) {
 		}
 		p, err := parsePrefix(field)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("allowlist: line %d: %w", i+1, err))
+			errs = append(errs, fmt.Errorf("line %d: %w", i+1, err))
 			continue
 		}
 		prefixes = append(prefixes, p)
