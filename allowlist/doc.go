@@ -26,7 +26,10 @@
 // Cloudflare's published list at the date [Embedded] reports, so a program
 // works offline with no set-up. A [Fetcher] reads the live list from the
 // Cloudflare API; a [Guard] refuses a list that looks wrong (an empty
-// family, a /0, a private range, a sudden shrink); a [Refresher] keeps a
+// family, a prefix broader than Cloudflare's broadest, a special-purpose
+// range of the IANA registries, a total far above Cloudflare's, or too
+// much growth or shrink, both measured cumulatively against the embedded
+// list so that a list once let in cannot lock the real one out); a [Refresher] keeps a
 // current Set up to date, swapping it atomically for lock-free readers and
 // keeping the last good list when anything fails. Readers never touch the
 // disk or the network; subscribers run on goroutines of their own, so a

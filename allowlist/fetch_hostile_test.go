@@ -106,7 +106,7 @@ func TestErrorsNameThePackageOnce(t *testing.T) {
 	}
 	_, err := Parse("bogus\n192.0.2.1/99\n")
 	errs = append(errs, err)
-	errs = append(errs, Guard{}.Check(Cloudflare(), MustParse("10.0.0.0/8\n")))
+	errs = append(errs, Guard{}.Check(MustParse("10.0.0.0/8\n")))
 	errs = append(errs, Middleware{Header: " ", TrustedProxyCount: -1}.Validate())
 	for _, err := range errs {
 		if err == nil {

@@ -93,6 +93,7 @@ type Refresher struct {
 	mu     sync.Mutex // guards the fields below
 	status Status
 	subs   []*subscriber
+	forced Set // the last list Force put in use
 }
 
 // snapshot is a list in use together with its Set.
@@ -271,6 +272,10 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 // Force is [Refresher.Refresh] with the shrink check waived: for an operator
 // who has seen a rejection with [ErrShrink] and checked that the smaller list
 // is real. The other checks still apply.
+//
+// A forced list becomes the reference the Guard measures later lists
+// against (unless [Guard.Reference] is set), so that the next change is
+// judged against what the operator vouched for, not the embedded list.
 func (r *Refresher) Force(ctx context.Context) error {
 	g := r.Guard
 	g.AllowShrink = true
@@ -299,6 +304,11 @@ func (r *Refresher) refresh(ctx context.Context, g Guard) error {
 
 	started := r.now()
 	old := r.current.Load()
+	r.mu.Lock()
+	if g.Reference.Len() == 0 {
+		g.Reference = r.forced // the zero Set (embedded) until a Force
+	}
+	r.mu.Unlock()
 	change, err := r.attempt(ctx, g, old)
 	stopped := err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err())
 
@@ -315,6 +325,9 @@ func (r *Refresher) refresh(ctx context.Context, g Guard) error {
 		r.status.LastError = nil
 		r.status.Failures = 0
 		r.status.LastSuccess = r.now()
+		if g.AllowShrink && change != nil {
+			r.forced = change.New
+		}
 	}
 	subs := slices.Clone(r.subs)
 	r.mu.Unlock()
@@ -359,7 +372,7 @@ func (r *Refresher) attempt(ctx context.Context, g Guard, old *snapshot) (*Chang
 	if err != nil {
 		return nil, err
 	}
-	if err := g.Check(old.set, set); err != nil {
+	if err := g.Check(set); err != nil {
 		return nil, err
 	}
 	diff := old.set.Diff(set)
@@ -534,7 +547,7 @@ func (r *Refresher) readCache() (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := r.Guard.Check(Cloudflare(), set); err != nil {
+	if err := r.Guard.Check(set); err != nil { // against the embedded list
 		return nil, err
 	}
 	return &snapshot{ranges: rg, set: set}, nil

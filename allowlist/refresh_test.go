@@ -47,10 +47,10 @@ func TestRefresherKeepsLastGoodList(t *testing.T) {
 		{"truncated JSON", status(200, okBody("t", v4, v6)[:100], nil), "malformed answer"},
 		{"empty lists", status(200, okBody("empty", []string{}, []string{}), nil), "no IPv4 prefixes"},
 		{"empty IPv6", status(200, okBody("e6", v4, []string{}), nil), "no IPv6 prefixes"},
-		{"a /0", status(200, okBody("zero", append(v4, "0.0.0.0/0"), v6), nil), "0.0.0.0/0 is broader than /8"},
-		{"a /1 in IPv6", status(200, okBody("one", v4, append(v6, "8000::/1")), nil), "8000::/1 is broader than /16"},
-		{"private range", status(200, okBody("priv", append(v4, "10.1.0.0/16"), v6), nil), "10.1.0.0/16 overlaps reserved range 10.0.0.0/8"},
-		{"documentation range", status(200, okBody("doc", v4, append(v6, "2001:db8:1::/48")), nil), "overlaps reserved range 2001:db8::/32"},
+		{"a /0", status(200, okBody("zero", append(v4, "0.0.0.0/0"), v6), nil), "0.0.0.0/0 is broader than /13"},
+		{"a /1 in IPv6", status(200, okBody("one", v4, append(v6, "8000::/1")), nil), "8000::/1 is broader than /29"},
+		{"private range", status(200, okBody("priv", append(v4, "10.1.0.0/16"), v6), nil), "10.1.0.0/16 overlaps special-purpose range 10.0.0.0/8"},
+		{"documentation range", status(200, okBody("doc", v4, append(v6, "2001:db8:1::/48")), nil), "overlaps special-purpose range 2001:db8::/32"},
 		{"big shrink", status(200, okBody("shrunk", shrunk, v6), nil), "IPv4 shrinks too much"},
 		{"10 MB body", func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, strings.Repeat(" ", 10<<20))

@@ -270,6 +270,14 @@ func (s Set) Len4() int {
 // Len6 returns the number of IPv6 prefixes in the set.
 func (s Set) Len6() int { return s.Len() - s.Len4() }
 
+// lpm returns the longest prefix of s that covers p.
+func (s Set) lpm(p netip.Prefix) (netip.Prefix, struct{}, bool) {
+	if s.d == nil {
+		return netip.Prefix{}, struct{}{}, false
+	}
+	return s.d.table.LookupPrefixLPM(p)
+}
+
 // list returns the set's prefixes, not to be modified.
 func (s Set) list() []netip.Prefix {
 	if s.d == nil {
