@@ -50,7 +50,8 @@
 // True-Client-IP, or X-Forwarded-For); a handler reads it with [ClientIP].
 // It passes a copy of the request on and never modifies the caller's.
 // [Listener] closes connections from untrusted peers before a byte is read,
-// a cheap first gate in front of TLS.
+// a cheap first gate in front of TLS; it must wrap the TCP listener itself,
+// under any PROXY-protocol wrapper, never above one.
 //
 // # Threats behind Cloudflare
 //
