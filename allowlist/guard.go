@@ -167,6 +167,7 @@ func (g Guard) Check(next Set) error {
 	if ref.Len() == 0 {
 		ref = Cloudflare()
 	}
+	nextList, refList := next.list(), ref.list()
 	diff := ref.Diff(next)
 	maxGrowth := orDefaultF(g.MaxGrowth, DefaultMaxGrowth)
 	maxShrink := g.MaxShrink
@@ -181,7 +182,7 @@ func (g Guard) Check(next Set) error {
 		{"IPv4", true, orDefaultF(g.MaxAddrs4, DefaultMaxAddrs4)},
 		{"IPv6", false, orDefaultF(g.MaxAddrs6, DefaultMaxAddrs6)},
 	} {
-		total, base := size(next.list(), fam.is4), size(ref.list(), fam.is4)
+		total, base := size(nextList, fam.is4), size(refList, fam.is4)
 		if total > fam.maxAddrs {
 			errs = append(errs, fmt.Errorf("%s covers %s addresses, more than the ceiling of %s", fam.name, count(total), count(fam.maxAddrs)))
 		}
@@ -197,7 +198,7 @@ func (g Guard) Check(next Set) error {
 				fam.name, ErrShrink, 100*gone/base, 100*maxShrink))
 		}
 		var n, lost int
-		for _, p := range ref.list() {
+		for p := range ref.All() {
 			if p.Addr().Is4() != fam.is4 {
 				continue
 			}

@@ -63,8 +63,8 @@ const (
 // The request passed on is r.WithContext(...): the caller's *http.Request
 // is never modified, as net/http requires, so outer middleware that keeps r
 // (a logger reading it from a timer, context.AfterFunc, a mirror) does not
-// race with this one. The accept path costs two allocations: that context
-// and the request copy.
+// race with this one. The accept path costs one allocation, which holds
+// the request copy and the context carrying the Client.
 //
 // A Middleware is a value: configure it, then call [Middleware.Wrap]. The
 // zero value trusts no one (a nil Trusted rejects every request).
@@ -235,8 +235,19 @@ func (g *guarded) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c, ok := parent.(*clientCtx); ok {
 		parent = c.Context // wrapped twice: the inner Middleware decides
 	}
-	// A copy: the caller's request is not ours to modify.
-	g.next.ServeHTTP(w, r.WithContext(&clientCtx{Context: parent, client: client}))
+	// A copy: the caller's request is not ours to modify. The copy and the
+	// context that carries the Client share one allocation: WithContext is
+	// inlined and its own copy stays on the stack.
+	a := &accepted{ctx: clientCtx{Context: parent, client: client}}
+	a.req = *r.WithContext(&a.ctx)
+	g.next.ServeHTTP(w, &a.req)
+}
+
+// accepted is what the accept path allocates: the request passed on and
+// the context it carries.
+type accepted struct {
+	req http.Request
+	ctx clientCtx
 }
 
 func (m Middleware) reject(w http.ResponseWriter, r *http.Request, peer netip.Addr) {

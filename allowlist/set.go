@@ -41,11 +41,12 @@ type Set struct {
 	d *setData
 }
 
-// setData is what a Set holds. It is never modified after build.
+// setData is what a Set holds. It is never modified after build. The
+// table holds the aggregated prefixes and nothing else: listing them walks
+// it (bart's sorted order is the canonical one for disjoint prefixes), so
+// a Set costs no more memory than the table.
 type setData struct {
-	table    bart.Fast[struct{}]
-	prefixes []netip.Prefix // canonical: IPv4 first, then by address; exact capacity
-	len4     int            // how many of prefixes are IPv4
+	table bart.Fast[struct{}]
 }
 
 // SetFrom builds a Set from prefixes. Every prefix must be valid; host bits
@@ -163,20 +164,12 @@ func canonical(p netip.Prefix) (netip.Prefix, error) {
 	return p, nil
 }
 
-// build aggregates canonical prefixes and indexes them. It owns prefixes;
-// the Set keeps a copy of exactly the aggregated length, so that a large
-// input that aggregates to little does not stay alive.
+// build aggregates canonical prefixes and indexes them. It owns prefixes,
+// which the Set does not keep.
 func build(prefixes []netip.Prefix) Set {
-	agg := aggregate(prefixes)
-	if cap(agg) != len(agg) {
-		agg = slices.Clone(agg)
-	}
-	d := &setData{prefixes: agg}
-	for _, p := range agg {
+	d := &setData{}
+	for _, p := range aggregate(prefixes) {
 		d.table.Insert(p, struct{}{})
-		if p.Addr().Is4() {
-			d.len4++
-		}
 	}
 	return Set{d: d}
 }
@@ -243,7 +236,10 @@ func (s Set) Lookup(ip netip.Addr) (netip.Prefix, bool) {
 // by address.
 func (s Set) All() iter.Seq[netip.Prefix] {
 	return func(yield func(netip.Prefix) bool) {
-		for _, p := range s.list() {
+		if s.d == nil {
+			return
+		}
+		for p := range s.d.table.AllSorted() {
 			if !yield(p) {
 				return
 			}
@@ -251,20 +247,26 @@ func (s Set) All() iter.Seq[netip.Prefix] {
 	}
 }
 
-// Prefixes returns a copy of the set's prefixes in the order of [Set.All].
+// Prefixes returns the set's prefixes in the order of [Set.All], in a slice
+// of the caller's own.
 func (s Set) Prefixes() []netip.Prefix {
-	return slices.Clone(s.list())
+	return s.list()
 }
 
 // Len returns the number of prefixes in the set after aggregation.
-func (s Set) Len() int { return len(s.list()) }
+func (s Set) Len() int {
+	if s.d == nil {
+		return 0
+	}
+	return s.d.table.Size()
+}
 
 // Len4 returns the number of IPv4 prefixes in the set.
 func (s Set) Len4() int {
 	if s.d == nil {
 		return 0
 	}
-	return s.d.len4
+	return s.d.table.Size4()
 }
 
 // Len6 returns the number of IPv6 prefixes in the set.
@@ -278,12 +280,16 @@ func (s Set) lpm(p netip.Prefix) (netip.Prefix, struct{}, bool) {
 	return s.d.table.LookupPrefixLPM(p)
 }
 
-// list returns the set's prefixes, not to be modified.
+// list returns the set's prefixes in canonical order, newly collected.
 func (s Set) list() []netip.Prefix {
-	if s.d == nil {
+	if s.Len() == 0 {
 		return nil
 	}
-	return s.d.prefixes
+	out := make([]netip.Prefix, 0, s.Len())
+	for p := range s.All() {
+		out = append(out, p)
+	}
+	return out
 }
 
 // Equal reports whether s and o hold the same addresses.
@@ -294,7 +300,12 @@ func (s Set) Equal(o Set) bool {
 // Union returns a Set of the addresses in s or in o.
 func (s Set) Union(o Set) Set {
 	all := make([]netip.Prefix, 0, s.Len()+o.Len())
-	all = append(append(all, s.list()...), o.list()...)
+	for p := range s.All() {
+		all = append(all, p)
+	}
+	for p := range o.All() {
+		all = append(all, p)
+	}
 	return build(all)
 }
 
@@ -332,7 +343,7 @@ func (s Set) Diff(newer Set) Diff {
 // subtract returns the addresses of a that are not in b, aggregated.
 func subtract(a, b Set) []netip.Prefix {
 	var out []netip.Prefix
-	for _, p := range a.list() {
+	for p := range a.All() {
 		if b.Len() == 0 {
 			out = append(out, p)
 			continue
@@ -394,7 +405,7 @@ func upperHalf(p netip.Prefix) netip.Addr {
 // ending in a newline: the format [Parse] reads.
 func (s Set) String() string {
 	var b strings.Builder
-	for _, p := range s.list() {
+	for p := range s.All() {
 		b.WriteString(p.String())
 		b.WriteByte('\n')
 	}
