@@ -203,7 +203,7 @@ func (g Guard) Check(next Set) error {
 				continue
 			}
 			n++
-			if _, _, covered := next.lpm(p); !covered {
+			if !next.covers(p) {
 				lost++
 			}
 		}
@@ -245,7 +245,7 @@ func overlap(s Set, p netip.Prefix) (netip.Prefix, bool) {
 	if q, ok := s.Lookup(p.Addr()); ok {
 		return q, true
 	}
-	for q := range s.d.table.Subnets(p) {
+	for q := range s.within(p) {
 		return q, true
 	}
 	return netip.Prefix{}, false

@@ -29,7 +29,12 @@ type Matcher interface {
 // maps: [Set.Contains] and [Set.Lookup] answer for it exactly as for
 // 192.0.2.1, whatever IPv6 prefixes the set holds (::/0 does not contain
 // it). Lookups go to a github.com/gaissmai/bart table (its Fast variant,
-// the quickest to look up), each prefix indexed once.
+// the quickest to look up). So that Contains finds ::ffff:192.0.2.1 with
+// no conversion and stays small enough to be inlined, every IPv4 prefix is
+// indexed a second time in its IPv4-mapped form, and an IPv6 prefix that
+// covers ::ffff:0:0/96 (such as ::/0) is indexed as the prefixes that make
+// it up outside that block; the table is therefore larger than an
+// IPv4-only one, by the IPv4 part.
 //
 // A Set is a value, like [netip.Prefix]: a small handle to data that is
 // never modified after it is built, so copies share it safely and it is
@@ -42,12 +47,20 @@ type Set struct {
 }
 
 // setData is what a Set holds. It is never modified after build. The
-// table holds the aggregated prefixes and nothing else: listing them walks
-// it (bart's sorted order is the canonical one for disjoint prefixes), so
-// a Set costs no more memory than the table.
+// table holds the aggregated prefixes, the IPv4-mapped copies of the IPv4
+// ones, and, for the one IPv6 prefix that may cover mapped (the prefixes
+// are disjoint), its parts outside mapped instead of itself. Listing walks
+// the table (bart's sorted order is the canonical one for disjoint
+// prefixes), leaving the copies out and putting cover back in place of its
+// parts.
 type setData struct {
-	table bart.Fast[struct{}]
+	table  bart.Fast[struct{}]
+	cover  netip.Prefix // the IPv6 prefix covering mapped, if any
+	n4, n6 int          // aggregated prefixes per family
 }
+
+// mapped is the IPv4-mapped IPv6 block.
+var mapped = netip.MustParsePrefix("::ffff:0:0/96")
 
 // SetFrom builds a Set from prefixes. Every prefix must be valid; host bits
 // are cleared ("192.0.2.1/24" becomes 192.0.2.0/24), IPv4-mapped IPv6
@@ -169,9 +182,64 @@ func canonical(p netip.Prefix) (netip.Prefix, error) {
 func build(prefixes []netip.Prefix) Set {
 	d := &setData{}
 	for _, p := range aggregate(prefixes) {
-		d.table.Insert(p, struct{}{})
+		switch {
+		case p.Addr().Is4():
+			d.n4++
+			d.table.Insert(p, struct{}{})
+			// Also as IPv4-mapped IPv6, so that bart finds ::ffff:192.0.2.1
+			// itself and Contains needs no Unmap (and stays inlinable).
+			d.table.Insert(netip.PrefixFrom(netip.AddrFrom16(p.Addr().As16()), p.Bits()+96), struct{}{})
+		case p.Bits() <= mapped.Bits() && p.Contains(mapped.Addr()):
+			// Mapped addresses are IPv4: index p less the mapped block.
+			d.n6++
+			d.cover = p
+			for _, q := range appendMinus(nil, p, []netip.Prefix{mapped}) {
+				d.table.Insert(q, struct{}{})
+			}
+		default:
+			d.n6++
+			d.table.Insert(p, struct{}{})
+		}
 	}
 	return Set{d: d}
+}
+
+// isPart reports whether q, a prefix of the table, is a mapped copy or a
+// part of cover rather than one of the set's prefixes.
+func (d *setData) isPart(q netip.Prefix) bool {
+	return q.Addr().Is4In6() || d.cover.IsValid() && q != d.cover && d.cover.Contains(q.Addr())
+}
+
+// within returns the set's prefixes that lie inside p (p itself included).
+func (s Set) within(p netip.Prefix) iter.Seq[netip.Prefix] {
+	return func(yield func(netip.Prefix) bool) {
+		if s.d == nil {
+			return
+		}
+		c := s.d.cover
+		if c.IsValid() && p.Bits() <= c.Bits() && p.Contains(c.Addr()) {
+			if !yield(c) {
+				return
+			}
+		}
+		for q := range s.d.table.Subnets(p) {
+			if !s.d.isPart(q) && !yield(q) {
+				return
+			}
+		}
+	}
+}
+
+// covers reports whether every address of p is in s.
+func (s Set) covers(p netip.Prefix) bool {
+	if s.d == nil {
+		return false
+	}
+	if c := s.d.cover; c.IsValid() && c.Bits() <= p.Bits() && c.Contains(p.Addr()) {
+		return true
+	}
+	_, _, ok := s.d.table.LookupPrefixLPM(p)
+	return ok
 }
 
 // comparePrefix orders IPv4 before IPv6, then by address, then broader first.
@@ -212,12 +280,12 @@ func aggregate(in []netip.Prefix) []netip.Prefix {
 
 // Contains reports whether ip is in the set. An IPv4-mapped IPv6 address
 // (::ffff:192.0.2.1) is looked up as the IPv4 address it maps, and a zone
-// is ignored. It does not allocate.
+// is ignored. It does not allocate, and it is inlined.
 func (s Set) Contains(ip netip.Addr) bool {
 	if s.d == nil {
 		return false
 	}
-	return s.d.table.Contains(ip.Unmap())
+	return s.d.table.Contains(ip)
 }
 
 // Lookup returns the prefix of the set that contains ip — one of the
@@ -229,6 +297,9 @@ func (s Set) Lookup(ip netip.Addr) (netip.Prefix, bool) {
 	}
 	ip = ip.Unmap().WithZone("")
 	p, _, ok := s.d.table.LookupPrefixLPM(netip.PrefixFrom(ip, ip.BitLen()))
+	if ok && s.d.isPart(p) {
+		p = s.d.cover // IPv4 addresses are unmapped, so a part of cover
+	}
 	return p, ok
 }
 
@@ -239,7 +310,15 @@ func (s Set) All() iter.Seq[netip.Prefix] {
 		if s.d == nil {
 			return
 		}
+		coverDone := false
 		for p := range s.d.table.AllSorted() {
+			if s.d.isPart(p) {
+				if p.Addr().Is4In6() || coverDone {
+					continue
+				}
+				// The first part of cover in order starts where cover does.
+				p, coverDone = s.d.cover, true
+			}
 			if !yield(p) {
 				return
 			}
@@ -254,30 +333,22 @@ func (s Set) Prefixes() []netip.Prefix {
 }
 
 // Len returns the number of prefixes in the set after aggregation.
-func (s Set) Len() int {
-	if s.d == nil {
-		return 0
-	}
-	return s.d.table.Size()
-}
+func (s Set) Len() int { return s.Len4() + s.Len6() }
 
 // Len4 returns the number of IPv4 prefixes in the set.
 func (s Set) Len4() int {
 	if s.d == nil {
 		return 0
 	}
-	return s.d.table.Size4()
+	return s.d.n4
 }
 
 // Len6 returns the number of IPv6 prefixes in the set.
-func (s Set) Len6() int { return s.Len() - s.Len4() }
-
-// lpm returns the longest prefix of s that covers p.
-func (s Set) lpm(p netip.Prefix) (netip.Prefix, struct{}, bool) {
+func (s Set) Len6() int {
 	if s.d == nil {
-		return netip.Prefix{}, struct{}{}, false
+		return 0
 	}
-	return s.d.table.LookupPrefixLPM(p)
+	return s.d.n6
 }
 
 // list returns the set's prefixes in canonical order, newly collected.
@@ -348,14 +419,10 @@ func subtract(a, b Set) []netip.Prefix {
 			out = append(out, p)
 			continue
 		}
-		if _, _, covered := b.d.table.LookupPrefixLPM(p); covered {
+		if b.covers(p) {
 			continue
 		}
-		var holes []netip.Prefix
-		for q := range b.d.table.Subnets(p) {
-			holes = append(holes, q)
-		}
-		out = appendMinus(out, p, holes)
+		out = appendMinus(out, p, slices.Collect(b.within(p)))
 	}
 	return out
 }

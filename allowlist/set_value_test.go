@@ -176,3 +176,79 @@ func TestRefresherRangesDoNotAlias(t *testing.T) {
 		t.Errorf("modifying Ranges() changed the list in use: %v", got)
 	}
 }
+
+// TestCoveringPrefixModel checks a Set holding an IPv6 prefix that covers
+// ::ffff:0:0/96 (indexed as its parts outside it) against the linear
+// model: listing, Lookup, Diff and Union see the prefix itself.
+func TestCoveringPrefixModel(t *testing.T) {
+	covering := []string{"::/0", "::/1", "::/8", "::fffe:0:0/95", "::/64", "::/80", "::ffff:0:0/94"}
+	r := rand.New(rand.NewPCG(7, 8))
+	randSet := func() ([]netip.Prefix, Set) {
+		var in []netip.Prefix
+		if r.IntN(3) > 0 {
+			in = append(in, pfx(covering[r.IntN(len(covering))]))
+		}
+		for range r.IntN(10) {
+			a := netip.AddrFrom4([4]byte{byte(r.IntN(256)), byte(r.IntN(256)), 0, 0})
+			in = append(in, netip.PrefixFrom(a, 8+r.IntN(17)).Masked())
+		}
+		for range r.IntN(5) {
+			var b [16]byte
+			b[0], b[1] = byte(r.IntN(256)), byte(r.IntN(256))
+			in = append(in, netip.PrefixFrom(netip.AddrFrom16(b), 8+r.IntN(40)).Masked())
+		}
+		return in, MustSetFrom(in...)
+	}
+	probe := func() netip.Addr {
+		switch r.IntN(4) {
+		case 0:
+			return netip.AddrFrom4([4]byte{byte(r.IntN(256)), byte(r.IntN(256)), 1, 1})
+		case 1:
+			return netip.AddrFrom16(netip.AddrFrom4([4]byte{byte(r.IntN(256)), byte(r.IntN(256)), 1, 1}).As16())
+		case 2:
+			var b [16]byte
+			b[10], b[11], b[15] = 0xff, byte(r.IntN(2))*0xff, byte(r.IntN(256)) // around ::ffff:0:0/96
+			b[9] = byte(r.IntN(2)) * 0xff
+			return netip.AddrFrom16(b)
+		default:
+			var b [16]byte
+			b[0], b[1], b[15] = byte(r.IntN(256)), byte(r.IntN(256)), 1
+			return netip.AddrFrom16(b)
+		}
+	}
+	for round := range 300 {
+		inA, a := randSet()
+		inB, b := randSet()
+		all := a.Prefixes()
+		if len(all) != a.Len() || a.Len4()+a.Len6() != a.Len() {
+			t.Fatalf("round %d: %d prefixes listed, Len %d", round, len(all), a.Len())
+		}
+		for i := 1; i < len(all); i++ {
+			if all[i-1].Overlaps(all[i]) || comparePrefix(all[i-1], all[i]) >= 0 {
+				t.Fatalf("round %d: %v listed as %v", round, inA, all)
+			}
+		}
+		if !MustSetFrom(all...).Equal(a) || !MustParse(a.String()).Equal(a) {
+			t.Fatalf("round %d: %v does not round-trip", round, all)
+		}
+		d := a.Diff(b)
+		u := a.Union(b)
+		for range 200 {
+			ip := probe()
+			want := linear(inA).contains(ip)
+			if a.Contains(ip) != want {
+				t.Fatalf("round %d: %v.Contains(%v) = %v", round, inA, ip, !want)
+			}
+			if p, ok := a.Lookup(ip); ok != want || ok && !slices.Contains(all, p) {
+				t.Fatalf("round %d: %v.Lookup(%v) = %v, %v; listed %v", round, inA, ip, p, ok, all)
+			}
+			inAm, inBm := linear(inA).contains(ip), linear(inB).contains(ip)
+			if linear(d.Added).contains(ip) != (inBm && !inAm) || linear(d.Removed).contains(ip) != (inAm && !inBm) {
+				t.Fatalf("round %d: diff of %v and %v wrong at %v: %v", round, inA, inB, ip, d)
+			}
+			if u.Contains(ip) != (inAm || inBm) {
+				t.Fatalf("round %d: union wrong at %v", round, ip)
+			}
+		}
+	}
+}
