@@ -29,9 +29,9 @@
 // family, a prefix broader than Cloudflare's broadest, a special-purpose
 // range of the IANA registries, a total far above Cloudflare's, or too
 // much growth or shrink, both measured cumulatively against the embedded
-// list so that a list once let in cannot lock the real one out); a [Refresher] keeps a
-// current Set up to date, swapping it atomically for lock-free readers and
-// keeping the last good list when anything fails. Readers never touch the
+// list so that a list once let in cannot lock the real one out); a
+// [Refresher] keeps a current Set up to date, swapping it atomically for
+// lock-free readers and keeping the last good list when anything fails. Readers never touch the
 // disk or the network; subscribers run on goroutines of their own, so a
 // slow one delays no refresh. The Fetcher refuses redirects to another host
 // and JSON whose keys repeat or differ only in case; a server's Retry-After
@@ -53,6 +53,13 @@
 // a cheap first gate in front of TLS; it must wrap the TCP listener itself,
 // under any PROXY-protocol wrapper, never above one.
 //
+//	trusted := allowlist.Cloudflare()
+//	handler := allowlist.Middleware{Trusted: trusted}.Wrap(app)
+//	ln = allowlist.Listener{Listener: ln, Trusted: trusted}
+//
+// Both take a [Matcher], which a Set and a *Refresher satisfy, so a live
+// refresher can be dropped in where a fixed set was.
+//
 // # Threats behind Cloudflare
 //
 // Being in Cloudflare's ranges proves that traffic came through Cloudflare,
@@ -67,11 +74,4 @@
 // with its Enterprise True-Client-IP setting: without it, a visitor's own
 // True-Client-IP passes through and anyone can choose it. To know that a
 // request came through your zone, use Authenticated Origin Pulls.
-//
-//	trusted := allowlist.Cloudflare()
-//	handler := allowlist.Middleware{Trusted: trusted}.Wrap(app)
-//	ln = allowlist.Listener{Listener: ln, Trusted: trusted}
-//
-// Both take a [Matcher], which a Set and a *Refresher satisfy, so a live
-// refresher can be dropped in where a fixed set was.
 package allowlist

@@ -202,8 +202,10 @@ func TestMiddlewareAcceptPathAllocs(t *testing.T) {
 	r.RemoteAddr = "[2606:4700::1]:443"
 	r.Header.Set("CF-Connecting-IP", "2001:db8::1")
 	w := httptest.NewRecorder()
-	if n := testing.AllocsPerRun(200, func() { h.ServeHTTP(w, r) }); n > 2 {
-		t.Errorf("accept path allocates %v times, want at most 2", n)
+	// One allocation holds the request copy and the context (the issue
+	// allows two; the doc promises one).
+	if n := testing.AllocsPerRun(200, func() { h.ServeHTTP(w, r) }); n > 1 {
+		t.Errorf("accept path allocates %v times, want 1", n)
 	}
 }
 
