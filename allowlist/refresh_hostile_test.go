@@ -266,3 +266,30 @@ func TestJitter(t *testing.T) {
 		t.Errorf("jitter gave only %d different waits in 200", len(seen))
 	}
 }
+
+// FuzzCacheFile feeds the cache reader arbitrary files: it must not panic,
+// and what it accepts must pass the Guard.
+func FuzzCacheFile(f *testing.F) {
+	f.Add(`{"source":"http://127.0.0.1:1/ips","etag":"e","taken_at":"2026-10-01T00:00:00Z","ipv4_cidrs":["173.245.48.0/20"],"ipv6_cidrs":["2400:cb00::/32"]}`)
+	f.Add(`{"source":"x","source":"y"}`)
+	f.Add(`[`)
+	dir := f.TempDir()
+	now := embeddedTakenAt.Add(1000 * time.Hour)
+	f.Fuzz(func(t *testing.T, content string) {
+		path := filepath.Join(dir, "cf.json")
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := &Refresher{Fetcher: NewFetcher(WithBaseURL("http://127.0.0.1:1")), CachePath: path, Clock: func() time.Time { return now }}
+		snap, err := r.readCache()
+		if err != nil {
+			return
+		}
+		if err := (Guard{}).Check(snap.set); err != nil {
+			t.Fatalf("accepted a cache the Guard refuses: %v", err)
+		}
+		if snap.confirmed || snap.ranges.TakenAt.After(now.Add(cacheClockSkew)) {
+			t.Fatalf("accepted %+v", snap.ranges)
+		}
+	})
+}
