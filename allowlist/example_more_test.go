@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -263,3 +264,52 @@ func ExampleXForwardedFor_worker() {
 	// Output:
 	// 2a06:98c0:3600::103
 }
+
+// proxyConn stands for a connection of a PROXY-protocol wrapper whose
+// client never sends the header: its RemoteAddr reads until the header
+// comes or the connection is closed.
+type proxyConn struct{ net.Conn }
+
+func (c proxyConn) RemoteAddr() net.Addr {
+	c.Conn.Read(make([]byte, 1))
+	return nil
+}
+
+// oneConnListener hands out one connection, then a plain one from
+// 127.0.0.2, then blocks.
+type oneConnListener struct {
+	net.Listener
+	conns chan net.Conn
+}
+
+func (l oneConnListener) Accept() (net.Conn, error) { return <-l.conns, nil }
+
+// Above a PROXY-protocol wrapper (a misuse: the Listener belongs directly
+// on the TCP listener), a connection whose remote address never arrives is
+// rejected after PeerTimeout instead of holding up Accept for everyone.
+func ExampleListener_peerTimeout() {
+	c1, _ := net.Pipe()
+	c2, _ := net.Pipe()
+	conns := make(chan net.Conn, 2)
+	conns <- proxyConn{c1}
+	conns <- tcpAddrConn{c2, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2), Port: 1}}
+	ln := allowlist.Listener{
+		Listener:    oneConnListener{conns: conns},
+		Trusted:     allowlist.MustParse("127.0.0.2\n"),
+		PeerTimeout: 10 * time.Millisecond,
+		OnReject:    func(peer net.Addr) { fmt.Println("rejected", peer) },
+	}
+	c, _ := ln.Accept()
+	fmt.Println("accepted", c.RemoteAddr())
+	// Output:
+	// rejected <nil>
+	// accepted 127.0.0.2:1
+}
+
+// tcpAddrConn is a connection from a fixed TCP address.
+type tcpAddrConn struct {
+	net.Conn
+	addr *net.TCPAddr
+}
+
+func (c tcpAddrConn) RemoteAddr() net.Addr { return c.addr }
