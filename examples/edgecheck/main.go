@@ -61,9 +61,10 @@ func run(w io.Writer, fetch bool, baseURL string, args []string, now time.Time) 
 		Clock: clock,
 	}
 	if fetch {
-		r.Subscribe(func(c allowlist.Change) { fmt.Fprintf(w, "The live list differs from the embedded one:\n%s\n", c.Diff) })
 		if err := r.Refresh(context.Background()); err != nil {
 			fmt.Fprintf(w, "Refresh failed, keeping the embedded list: %v\n\n", err)
+		} else if d := allowlist.Cloudflare().Diff(r.Set()); !d.IsEmpty() {
+			fmt.Fprintf(w, "The live list differs from the embedded one:\n%s\n", d)
 		}
 	}
 
