@@ -117,7 +117,7 @@ type (
 	}
 )
 
-func (selAll) eval(map[string]string, bool) bool       { return true }
+func (selAll) eval(map[string]string, bool) bool        { return true }
 func (selGlobal) eval(_ map[string]string, g bool) bool { return g }
 func (h selHas) eval(l map[string]string, _ bool) bool {
 	_, ok := l[h.key]
