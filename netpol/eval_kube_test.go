@@ -153,7 +153,9 @@ func runEvalCases(t *testing.T, sem Semantics, net func(Objects) Network, cases 
 	}
 }
 
-func tcp(from, to Endpoint, port uint16) Flow { return Flow{From: from, To: to, Protocol: TCP, Port: port} }
+func tcp(from, to Endpoint, port uint16) Flow {
+	return Flow{From: from, To: to, Protocol: TCP, Port: port}
+}
 
 func TestKubernetesSemantics(t *testing.T) {
 	denyIn := knp("shop", "deny-in", sel(), ingress)
