@@ -155,7 +155,8 @@ const (
 	// ReasonProfile: no policy decided; the endpoint's profiles did.
 	ReasonProfile Reason = "profile"
 	// ReasonHostEndpointDefault: no policy or profile applies to a host
-	// endpoint: a named one denies, an all-interfaces ("*") one allows.
+	// endpoint, which then denies (named or "*": Calico's HostEndpoint
+	// reference; automatic host endpoints allow through their profile).
 	ReasonHostEndpointDefault Reason = "host endpoint default"
 	// ReasonForwardDefault: no applyOnForward policy applies to the host
 	// endpoint for this direction, so forwarded traffic passes.

@@ -913,8 +913,8 @@ func (m *calicoModel) hostLocal(h *chep, self Endpoint, k *pkt, ingress bool) []
 	if applied || len(h.profiles) > 0 {
 		return append(steps, m.profile(point, h.profiles, k, ingress, s.Logged))
 	}
-	s.Reason = ReasonHostEndpointDefault
-	s.Allowed = h.iface == "*"
+	// Named or "*", a host endpoint without policy or profile denies.
+	s.Reason, s.Allowed = ReasonHostEndpointDefault, false
 	return append(steps, s)
 }
 

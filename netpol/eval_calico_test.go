@@ -215,8 +215,14 @@ func TestCalicoSemantics(t *testing.T) {
 		{"no host endpoint: the host is not policed", Objects{}, toNode1(10250), want{true, "", "", -1}},
 		{"a named host endpoint without policy denies",
 			Objects{HostEndpoints: []calicov3.HostEndpoint{n1eth0}}, toNode1(10250), want{false, ReasonHostEndpointDefault, "", -1}},
-		{"an all-interfaces host endpoint without policy allows",
-			Objects{HostEndpoints: []calicov3.HostEndpoint{n1all}}, toNode1(10250), want{true, ReasonHostEndpointDefault, "", -1}},
+		{"an all-interfaces host endpoint without policy denies too",
+			Objects{HostEndpoints: []calicov3.HostEndpoint{n1all}}, toNode1(10250), want{false, ReasonHostEndpointDefault, "", -1}},
+		{"a host endpoint's profile decides without policy",
+			Objects{HostEndpoints: []calicov3.HostEndpoint{func() calicov3.HostEndpoint {
+				h := n1all
+				h.Spec.Profiles = []string{"projectcalico-default-allow"}
+				return h
+			}()}}, toNode1(10250), want{true, ReasonProfile, "Profile projectcalico-default-allow", -1}},
 		{"failsafe ports pass a named host endpoint",
 			Objects{HostEndpoints: []calicov3.HostEndpoint{n1eth0}}, toNode1(22), want{true, ReasonFailsafe, "", -1}},
 		{"failsafe ports pass a deny",
