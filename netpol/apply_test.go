@@ -255,5 +255,24 @@ func TestApplyUsersObjects(t *testing.T) {
 		if diff := cmp.Diff(o.CalicoNetworkPolicies[0].Spec, np.Spec); diff != "" {
 			t.Errorf("%s: NetworkPolicy (-want +got):\n%s", form, diff)
 		}
+
+		// What was read back carries uid, resourceVersion and
+		// managedFields; it renders and applies again without them.
+		if np.ResourceVersion == "" || len(np.ManagedFields) == 0 {
+			t.Fatalf("read-back policy lacks server metadata: %+v", np.ObjectMeta)
+		}
+		again := netpol.Objects{Tiers: []calicov3.Tier{tier}, NetworkSets: []calicov3.NetworkSet{set}, CalicoNetworkPolicies: []calicov3.NetworkPolicy{np}}
+		out, err := again.YAML(form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, server := range []string{"resourceVersion", "managedFields", "uid:", "creationTimestamp"} {
+			if strings.Contains(string(out), server) {
+				t.Errorf("%s: rendered read-back objects carry %s:\n%s", form, server, out)
+			}
+		}
+		if err := again.Apply(context.Background(), dyn, form, ""); err != nil {
+			t.Errorf("%s: applying read-back objects: %v", form, err)
+		}
 	}
 }

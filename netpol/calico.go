@@ -170,6 +170,9 @@ type NodePorts struct {
 	Selector string  // Calico selector of the host endpoints; required
 	// Ports is the API server's --service-node-port-range; zero means
 	// 30000-32767. Its protocol is ignored: TCP and UDP are both covered.
+	// Validate refuses a range that covers a port a HostPolicy of the
+	// Spec opens (the kubelet's 10250 in a range from 10000, say): the
+	// preDNAT Deny would close it to all but the edge first.
 	Ports   Port
 	EdgeSet string // the NetworkSet allowed in; required
 }
@@ -189,11 +192,15 @@ func (n NodePorts) ports() Port {
 // (so policies select it as they would the node), and expects the node's
 // InternalIP and ExternalIP addresses.
 //
-// A HostEndpoint with a named interface denies all host traffic through
-// that interface, both ways, from the moment it exists until a policy
-// allows it (only Felix's failsafe ports pass): apply the policies first.
-// [Spec.Render] and [Objects.Apply] put HostEndpoints last for that
-// reason.
+// A HostEndpoint without a profile denies all host traffic through its
+// interface ("*": through all of them), both ways, from the moment it
+// exists until a policy allows it (only Felix's failsafe ports pass):
+// apply the policies first. [Spec.Render] and
+// [Objects.Apply] put HostEndpoints last for that reason. Generate them in
+// the same Spec as the [HostPolicy] that selects them ([Join]):
+// [Spec.Validate] refuses host endpoints (without Profiles) in a Spec
+// without a HostPolicy, and, for a HostPolicy selector of the form
+// has(key), nodes without that label.
 type HostEndpoints struct {
 	Nodes []corev1.Node
 	// Interface is "*" (all the host's interfaces, including traffic from

@@ -69,12 +69,15 @@
 // networks, then Logs and Denies; [Spec.Validate] refuses a host policy
 // that leaves 10250 closed to the control plane.
 //
-// A HostEndpoint with a named interface denies all of its host's traffic
-// through that interface, both ways, as soon as it exists and before any
-// policy selects it (only the failsafes pass). Rendering and applying
-// therefore put GlobalNetworkSets first, then the policies, then the
-// HostEndpoints; and the host-policy set keeps the node's own egress open,
-// since a host endpoint with no egress policy would deny it.
+// A HostEndpoint denies its host's traffic, both ways, as soon as it
+// exists and before any policy selects it (only the failsafes pass): a
+// named one through its interface, a "*" one through all of them. Only a
+// profile changes that: the host endpoints Calico creates automatically
+// carry projectcalico-default-allow. Rendering and applying therefore put
+// GlobalNetworkSets first, then the policies, then the HostEndpoints;
+// Validate refuses host endpoints that no host policy of the Spec could
+// select; and the host-policy set keeps the node's own egress open, since
+// a host endpoint with no egress policy would deny it.
 //
 // # NodePorts before DNAT
 //

@@ -166,3 +166,35 @@ func ExampleObjects_Apply() {
 	// application/apply-patch+yaml networkpolicies shop/default-deny
 	// application/apply-patch+yaml networkpolicies shop/allow-dns
 }
+
+// Render validates, generates and renders in one step.
+func ExampleSpec_Render() {
+	out, err := netpol.Spec{DefaultDeny: []netpol.DefaultDeny{{Namespace: "blog", Ingress: true}}}.Render(netpol.CalicoAPI)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Print(string(out))
+	// Output:
+	// ---
+	// apiVersion: networking.k8s.io/v1
+	// kind: NetworkPolicy
+	// metadata:
+	//   name: default-deny
+	//   namespace: blog
+	// spec:
+	//   podSelector: {}
+	//   policyTypes:
+	//   - Ingress
+}
+
+// Ports: single, ranges and named ports.
+func ExamplePort() {
+	for _, p := range []netpol.Port{netpol.TCPPort(443), netpol.UDPPort(53), netpol.PortRange(netpol.TCP, 30000, 32767), {Name: "http"}} {
+		fmt.Println(p)
+	}
+	// Output:
+	// TCP/443
+	// UDP/53
+	// TCP/30000-32767
+	// TCP/http
+}

@@ -110,7 +110,14 @@ func generators() map[string]netpol.Spec {
 			NetworkSets: []netpol.NetworkSet{{Name: "edge", Prefixes: edge}},
 			NodePorts:   []netpol.NodePorts{{Order: 10, Selector: netpol.DefaultHostSelector, EdgeSet: "edge", Ports: netpol.PortRange(netpol.TCP, 30000, 30999)}},
 		},
-		"host-endpoints": {HostEndpoints: []netpol.HostEndpoints{
+		"host-endpoints": {HostPolicies: []netpol.HostPolicy{{
+			Name:         "hosts",
+			Order:        300,
+			Selector:     netpol.DefaultHostSelector,
+			Needed:       []netpol.HostPort{netpol.Kubelet},
+			Cluster:      cluster,
+			ControlPlane: controlPlane,
+		}}, HostEndpoints: []netpol.HostEndpoints{
 			{Interface: "eth0", Nodes: []corev1.Node{node("node-b", "10.0.1.12", "fd00:10::12", "192.0.2.12"), node("node-a", "10.0.1.11")}},
 			{Interface: "*", Profiles: []string{"projectcalico-default-allow"}, Nodes: []corev1.Node{node("node-c", "::ffff:10.0.1.13")}},
 		}},

@@ -2,6 +2,7 @@ package netpol_test
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/originguard/originguard/internal/golden"
@@ -27,5 +28,40 @@ func TestGolden(t *testing.T) {
 				golden.Check(t, name+"."+f.ext+".yaml", string(out))
 			}
 		})
+	}
+}
+
+// TestRenderOrder: whatever the Spec, documents come out as network
+// sets, then policies, then host endpoints, which deny their hosts'
+// traffic until a policy allows it.
+func TestRenderOrder(t *testing.T) {
+	spec := netpol.Join(
+		netpol.Spec{HostEndpoints: hosts().Spec().HostEndpoints},
+		netpol.Namespace{Name: "shop"}.Spec(),
+		hosts().Spec(),
+	)
+	spec.HostEndpoints = spec.HostEndpoints[:1] // the same nodes twice would clash
+	for _, form := range []netpol.Form{netpol.CalicoAPI, netpol.CalicoCRD} {
+		out, err := spec.Render(form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rank := map[string]int{"GlobalNetworkSet": 0, "GlobalNetworkPolicy": 1, "NetworkPolicy": 2, "HostEndpoint": 3}
+		last, kinds := -1, 0
+		for _, line := range strings.Split(string(out), "\n") {
+			kind, ok := strings.CutPrefix(line, "kind: ")
+			if !ok {
+				continue
+			}
+			kinds++
+			r, known := rank[kind]
+			if !known || r < last {
+				t.Fatalf("%s: %s after rank %d:\n%s", form, kind, last, out)
+			}
+			last = r
+		}
+		if last != 3 || kinds < 10 {
+			t.Errorf("%s: %d documents, last rank %d", form, kinds, last)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	calicov3 "github.com/projectcalico/api/pkg/apis/projectcalico/v3"
 	"github.com/projectcalico/api/pkg/lib/numorstring"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/originguard/originguard/internal/kubeout"
@@ -41,8 +42,8 @@ const (
 // The fields are in the order the objects must reach a cluster: tiers
 // before the policies in them, network sets before the policies that
 // select them, the policies before the HostEndpoints, because a
-// HostEndpoint with a named interface denies all of its host's traffic
-// (but Felix's failsafe ports) until a policy allows it. [Objects.YAML] and
+// HostEndpoint without a profile denies its host's traffic (but Felix's
+// failsafe ports) until a policy allows it. [Objects.YAML] and
 // [Objects.Apply] keep that order.
 type Objects struct {
 	Tiers                 []calicov3.Tier
@@ -61,39 +62,56 @@ func (o Objects) list(form Form) []kubeout.Object {
 		len(o.CalicoNetworkPolicies)+len(o.NetworkPolicies)+len(o.HostEndpoints))
 	v := string(form)
 	for _, x := range o.Tiers {
-		x.APIVersion, x.Kind = v, calicov3.KindTier
+		x.TypeMeta, x.ObjectMeta = metav1.TypeMeta{APIVersion: v, Kind: calicov3.KindTier}, written(x.ObjectMeta)
 		out = append(out, &x)
 	}
 	for _, x := range o.GlobalNetworkSets {
-		x.APIVersion, x.Kind = v, calicov3.KindGlobalNetworkSet
+		x.TypeMeta, x.ObjectMeta = metav1.TypeMeta{APIVersion: v, Kind: calicov3.KindGlobalNetworkSet}, written(x.ObjectMeta)
 		out = append(out, &x)
 	}
 	for _, x := range o.NetworkSets {
-		x.APIVersion, x.Kind = v, calicov3.KindNetworkSet
+		x.TypeMeta, x.ObjectMeta = metav1.TypeMeta{APIVersion: v, Kind: calicov3.KindNetworkSet}, written(x.ObjectMeta)
 		out = append(out, &x)
 	}
 	for _, x := range o.GlobalNetworkPolicies {
-		x.APIVersion, x.Kind = v, calicov3.KindGlobalNetworkPolicy
+		x.TypeMeta, x.ObjectMeta = metav1.TypeMeta{APIVersion: v, Kind: calicov3.KindGlobalNetworkPolicy}, written(x.ObjectMeta)
 		out = append(out, &x)
 	}
 	for _, x := range o.CalicoNetworkPolicies {
-		x.APIVersion, x.Kind = v, calicov3.KindNetworkPolicy
+		x.TypeMeta, x.ObjectMeta = metav1.TypeMeta{APIVersion: v, Kind: calicov3.KindNetworkPolicy}, written(x.ObjectMeta)
 		out = append(out, &x)
 	}
-	for i := range o.NetworkPolicies {
-		out = append(out, &o.NetworkPolicies[i])
+	for _, x := range o.NetworkPolicies {
+		x.TypeMeta, x.ObjectMeta = metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"}, written(x.ObjectMeta)
+		out = append(out, &x)
 	}
 	for _, x := range o.HostEndpoints {
-		x.APIVersion, x.Kind = v, calicov3.KindHostEndpoint
+		x.TypeMeta, x.ObjectMeta = metav1.TypeMeta{APIVersion: v, Kind: calicov3.KindHostEndpoint}, written(x.ObjectMeta)
 		out = append(out, &x)
 	}
 	return out
 }
 
+// written is the part of m a client writes: objects read from a cluster
+// also carry what the server keeps (uid, resourceVersion, managedFields,
+// timestamps), which an apply request may not or should not send.
+func written(m metav1.ObjectMeta) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Name:            m.Name,
+		Namespace:       m.Namespace,
+		Labels:          m.Labels,
+		Annotations:     m.Annotations,
+		OwnerReferences: m.OwnerReferences,
+		Finalizers:      m.Finalizers,
+	}
+}
+
 // YAML renders o as one multi-document YAML stream for kubectl apply -f,
-// in the order of [Objects], with the Calico objects' apiVersion set to
-// form. Equal Objects render to equal bytes. It fails only for a
-// NetworkPolicy without TypeMeta or an unknown form.
+// in the order of [Objects], with TypeMeta set (the Calico objects' in
+// form) and only the metadata a client writes (name, namespace, labels,
+// annotations, owner references, finalizers; not what a server adds, such
+// as resourceVersion or managedFields). Equal Objects render to equal
+// bytes. It fails only for an unknown form.
 func (o Objects) YAML(form Form) ([]byte, error) {
 	if form != CalicoAPI && form != CalicoCRD {
 		return nil, fmt.Errorf("netpol: form %q: want %q or %q", form, CalicoAPI, CalicoCRD)
@@ -112,7 +130,7 @@ const DefaultFieldManager = "originguard-netpol"
 // Apply writes o to a cluster with server-side apply as fieldManager (zero
 // means [DefaultFieldManager]), forcing ownership of the fields it sets,
 // with fieldValidation=Strict, in the order of [Objects], the Calico
-// objects in form. It stops at the first failure and returns it; what was
+// objects in form, each with the metadata [Objects.YAML] keeps. It stops at the first failure and returns it; what was
 // applied before stays. Objects this manager applied earlier and o no
 // longer holds are not deleted.
 func (o Objects) Apply(ctx context.Context, client dynamic.Interface, form Form, fieldManager string) error {

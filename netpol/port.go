@@ -12,10 +12,11 @@ import (
 // vocabulary: use the constants. The zero value means [TCP].
 type Protocol string
 
+// The protocols, spelled as Kubernetes and Calico spell them.
 const (
-	TCP  Protocol = "TCP"
-	UDP  Protocol = "UDP"
-	SCTP Protocol = "SCTP"
+	TCP  Protocol = "TCP"  // the zero value's meaning
+	UDP  Protocol = "UDP"  // DNS, QUIC, WireGuard, VXLAN
+	SCTP Protocol = "SCTP" // needs SCTP support in the network plugin
 )
 
 func (p Protocol) orTCP() Protocol {

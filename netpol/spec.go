@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"regexp"
+	"slices"
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -210,6 +212,9 @@ func (s Spec) Validate() error {
 			policy(f, n, h.Order+10*float64(j))
 		}
 		checkCalicoSelector(f+".Selector", h.Selector, bad)
+		if strings.ReplaceAll(h.Selector, " ", "") == "all()" {
+			bad("%s.Selector %q: selects every endpoint, pods included: their ingress would meet the host deny", f, h.Selector)
+		}
 		if len(h.Cluster) == 0 {
 			bad("%s.Cluster: no prefixes (a rule with no nets would allow every source)", f)
 		}
@@ -256,6 +261,17 @@ func (s Spec) Validate() error {
 			Port{Number: pr.Number, End: pr.End}.check(f+".Ports", bad)
 		}
 		edgeSet(f+".EdgeSet", n.EdgeSet)
+		// The preDNAT Deny is final and runs before the host policy: a
+		// range that covers a port the host policy opens closes it to
+		// everyone outside the edge.
+		for k, h := range s.HostPolicies {
+			for _, hp := range slices.Concat(h.Failsafe, h.Needed) {
+				if hp.Port.Name == "" && hp.Port.Number != 0 && hp.Port.Number <= pr.last() && pr.Number <= hp.Port.last() &&
+					(hp.Port.Protocol.orTCP() == TCP || hp.Port.Protocol.orTCP() == UDP) {
+					bad("%s.Ports %d-%d: covers %s, which HostPolicies[%d] opens (%s): the preDNAT Deny would refuse it to all but the edge first", f, pr.Number, pr.last(), hp.Port, k, hp.Why)
+				}
+			}
+		}
 	}
 	heps := map[string]string{}
 	for i, h := range s.HostEndpoints {
@@ -293,7 +309,36 @@ func (s Spec) Validate() error {
 			}
 		}
 	}
+	// A host endpoint no policy selects denies all of its host's traffic
+	// but Felix's failsafes: the seed's lockout, by another road.
+	for i, h := range s.HostEndpoints {
+		if len(h.Profiles) == 0 && len(s.HostPolicies) == 0 && len(h.Nodes) > 0 {
+			bad("HostEndpoints[%d]: no HostPolicies in the Spec and no Profiles: a host endpoint denies its host's traffic, 10250/tcp included, until a policy allows it", i)
+		}
+		for k, hp := range s.HostPolicies {
+			key, ok := hasSelector(hp.Selector)
+			if !ok {
+				continue // not parsed here; see checkCalicoSelector
+			}
+			for j := range h.Nodes {
+				if _, labelled := h.Nodes[j].Labels[key]; !labelled {
+					bad("HostEndpoints[%d].Nodes[%d]: node %q has no label %q, so HostPolicies[%d].Selector %q does not select its host endpoint, which would deny its traffic", i, j, h.Nodes[j].Name, key, k, hp.Selector)
+				}
+			}
+		}
+	}
 	return p.err()
+}
+
+var hasRE = regexp.MustCompile(`^\s*has\(\s*([A-Za-z0-9_./-]+)\s*\)\s*$`)
+
+// hasSelector returns key when sel is exactly "has(key)".
+func hasSelector(sel string) (string, bool) {
+	m := hasRE.FindStringSubmatch(sel)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
 }
 
 // kubeletOpen reports whether h allows 10250/tcp from all of its control

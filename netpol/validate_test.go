@@ -100,10 +100,16 @@ func TestValidateRefuses(t *testing.T) {
 		}},
 		{"no cluster: a rule with no nets allows everyone", host(func(h *netpol.HostPolicy) { h.Cluster = nil }), []string{"HostPolicies[0].Cluster: no prefixes"}},
 		{"host policy without a selector", host(func(h *netpol.HostPolicy) { h.Selector = " " }), []string{"HostPolicies[0].Selector: empty"}},
+		{"host policy over pods too", host(func(h *netpol.HostPolicy) { h.Selector = "all( )" }), []string{`HostPolicies[0].Selector "all( )": selects every endpoint, pods included`}},
 		{"unknown peer and edge set", host(func(h *netpol.HostPolicy) {
 			h.Needed = append(h.Needed, netpol.HostPort{Port: netpol.TCPPort(1), From: "everyone"}, netpol.HostPort{Port: netpol.TCPPort(2), From: netpol.Edge})
 			h.EdgeSet = "edg"
 		}), []string{`HostPolicies[0].Needed[3].From "everyone"`, `HostPolicies[0].EdgeSet "edg": no such NetworkSet`}},
+		{"a NodePort range over the kubelet", func() netpol.Spec {
+			s := hosts().Spec()
+			s.NodePorts[0].Ports = netpol.PortRange(netpol.TCP, 10000, 32767)
+			return s
+		}(), []string{"NodePorts[0].Ports 10000-32767: covers TCP/10250, which HostPolicies[0] opens (kubelet API"}},
 		{"equal orders", func() netpol.Spec {
 			s := hosts().Spec()
 			s.NodePorts[0].Order = 120 // the cluster policy's
@@ -133,6 +139,13 @@ func TestValidateRefuses(t *testing.T) {
 			`NetworkSets[2].Name "Bad_Name"`,
 			"NodePorts[2].Ports: a named port",
 		}},
+		{"host endpoints without a policy", netpol.Spec{HostEndpoints: []netpol.HostEndpoints{{Interface: "eth0", Nodes: []corev1.Node{node("a", "10.0.0.1")}}}},
+			[]string{"HostEndpoints[0]: no HostPolicies in the Spec and no Profiles"}},
+		{"host endpoints the host policy does not select", func() netpol.Spec {
+			s := hosts().Spec()
+			delete(s.HostEndpoints[0].Nodes[1].Labels, "kubernetes.io/hostname")
+			return s
+		}(), []string{`HostEndpoints[0].Nodes[1]: node "node-b" has no label "kubernetes.io/hostname", so HostPolicies[0].Selector "has(kubernetes.io/hostname)" does not select`}},
 		{"host endpoints", netpol.Spec{HostEndpoints: []netpol.HostEndpoints{
 			{Interface: "", Nodes: []corev1.Node{node("a", "10.0.0.1")}},
 			{Interface: "eth0", Nodes: []corev1.Node{node("b"), node("b"), node("Bad_Node")}},
