@@ -143,7 +143,10 @@ type HostPolicy struct {
 	ControlPlane []netip.Prefix
 	// EdgeSet names the NetworkSet that [Edge] peers select.
 	EdgeSet string
-	Log     bool
+	// Log puts a Log rule before the Deny: Felix logs every packet that
+	// reaches it to the kernel log, without a rate limit, so expect
+	// volume on a node the Internet can reach.
+	Log bool
 }
 
 func (h HostPolicy) name() string { return name(h.Name, "originguard-host") }

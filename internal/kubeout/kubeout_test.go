@@ -139,9 +139,10 @@ func TestApply(t *testing.T) {
 	}
 }
 
-// TestMarshalIsSigsYAML: Marshal's fast path gives byte for byte what
+// TestMarshalIsSigsYAML: Marshal gives byte for byte what
 // sigs.k8s.io/yaml.Marshal gives, for values that stress number typing,
-// quoting and line folding.
+// quoting, line folding and key order, wherever sigs.k8s.io/yaml is
+// deterministic (see TestKeyOrderIsDeterministic).
 func TestMarshalIsSigsYAML(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	strs := []string{"", "true", "false", "null", "~", "yes", "no", "on", "1", "1.5", "-0", "0x1f", "1e3", "1:20", ".inf", "a: b", "- x", "#c", "'q'", "\"dq\"",
@@ -182,7 +183,11 @@ func TestMarshalIsSigsYAML(t *testing.T) {
 		}
 	}
 	for range 3000 {
-		check(map[string]any{"spec": value(0)})
+		v := map[string]any{"spec": value(0)}
+		if !kubeout.Transitive(v) {
+			continue // sigs.k8s.io/yaml's own output varies from run to run
+		}
+		check(v)
 	}
 	check(secret("ns"))
 	order := 1e6

@@ -1,0 +1,4 @@
+package kubeout
+
+// Transitive is transitive, for the external tests.
+var Transitive = transitive
