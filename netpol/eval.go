@@ -95,9 +95,10 @@ var (
 // concurrent use. It indexes Kubernetes NetworkPolicies by namespace, so
 // a flow costs the policies of its two namespaces, not all of them.
 type Evaluator struct {
-	sem  Semantics
-	kube map[string][]*kubePolicy // by namespace
-	cal  *calicoModel
+	sem     Semantics
+	kube    map[string][]*kubePolicy // by namespace, in name order
+	kubeIdx map[string]*kubeIndex
+	cal     *calicoModel
 }
 
 // NewEvaluator checks and indexes c. It fails, naming the object and
@@ -118,9 +119,11 @@ func NewEvaluator(c Network) (*Evaluator, error) {
 		kp := compileKube(&c.Objects.NetworkPolicies[i], p.add)
 		e.kube[kp.np.Namespace] = append(e.kube[kp.np.Namespace], kp)
 	}
-	for _, ps := range e.kube {
+	e.kubeIdx = make(map[string]*kubeIndex, len(e.kube))
+	for ns, ps := range e.kube {
 		// The deciding policy of a union is the first by name.
 		slices.SortFunc(ps, func(a, b *kubePolicy) int { return strings.Compare(a.np.Name, b.np.Name) })
+		e.kubeIdx[ns] = newKubeIndex(ps)
 	}
 	if e.sem == Calico {
 		e.cal = compileCalico(c, e.kube, p.add)
@@ -290,6 +293,9 @@ func (e *Evaluator) Explain(f Flow) (Verdict, error) {
 // Allowed reports whether f passes; it is [Evaluator.Explain] without the
 // path, and false for a flow Explain refuses.
 func (e *Evaluator) Allowed(f Flow) bool {
+	if e.sem == Kubernetes {
+		return f.check() == nil && e.kubeAllowed(f)
+	}
 	v, err := e.Explain(f)
 	return err == nil && v.Allowed
 }

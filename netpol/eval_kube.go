@@ -23,6 +23,7 @@ type kubePolicy struct {
 	pods            labels.Selector
 	ingress, egress bool
 	in, out         []kubeRule
+	rank            int // in name order within the namespace
 }
 
 type kubeRule struct {
@@ -180,17 +181,29 @@ func selectorText(s *metav1.LabelSelector) string {
 	return sel.String()
 }
 
-// nsLabels are e's namespace's labels with [NamespaceNameLabel].
-func nsLabels(e Endpoint) labels.Set {
-	if v, ok := e.NamespaceLabels[NamespaceNameLabel]; ok && v == e.Namespace {
-		return e.NamespaceLabels
+// nsLabels are e's namespace's labels with [NamespaceNameLabel], without
+// copying them.
+type nsLabels struct {
+	m  map[string]string
+	ns string
+}
+
+func (l *nsLabels) Has(k string) bool {
+	_, ok := l.Lookup(k)
+	return ok
+}
+
+func (l *nsLabels) Get(k string) string {
+	v, _ := l.Lookup(k)
+	return v
+}
+
+func (l *nsLabels) Lookup(k string) (string, bool) {
+	if k == NamespaceNameLabel {
+		return l.ns, true
 	}
-	l := make(labels.Set, len(e.NamespaceLabels)+1)
-	for k, v := range e.NamespaceLabels {
-		l[k] = v
-	}
-	l[NamespaceNameLabel] = e.Namespace
-	return l
+	v, ok := l.m[k]
+	return v, ok
 }
 
 // selects reports whether p selects pod e for direction ingress or
@@ -234,7 +247,7 @@ func (r *kubeRule) peerMatches(ns string, other Endpoint) bool {
 			if other.Namespace != ns {
 				continue
 			}
-		} else if !pr.ns.Matches(nsLabels(other)) {
+		} else if !pr.ns.Matches(&nsLabels{other.NamespaceLabels, other.Namespace}) {
 			continue
 		}
 		if pr.pods == nil || pr.pods.Matches(labels.Set(other.Labels)) {
@@ -279,25 +292,69 @@ func (r *kubeRule) portMatches(f Flow, dst Endpoint) bool {
 	return false
 }
 
-// kubeStep judges one direction of f at pod self under NetworkPolicy
-// alone: other is the far end (the source for ingress).
-func (e *Evaluator) kubeStep(f Flow, self, other Endpoint, ingress bool) Step {
-	dir := "egress"
-	if ingress {
-		dir = "ingress"
+// kubeIndex holds a namespace's NetworkPolicies by the pod labels they
+// require, so that a pod meets only the policies that may select it.
+type kubeIndex struct {
+	any     []*kubePolicy               // selectors without matchLabels
+	byLabel map[[2]string][]*kubePolicy // by one of their matchLabels
+}
+
+func newKubeIndex(ps []*kubePolicy) *kubeIndex {
+	x := &kubeIndex{byLabel: map[[2]string][]*kubePolicy{}}
+	for i, p := range ps {
+		p.rank = i
+		ml := p.np.Spec.PodSelector.MatchLabels
+		if len(ml) == 0 {
+			x.any = append(x.any, p)
+			continue
+		}
+		// Index by the smallest key: any one required label will do.
+		var key [2]string
+		for k, v := range ml {
+			if key[0] == "" || k < key[0] {
+				key = [2]string{k, v}
+			}
+		}
+		x.byLabel[key] = append(x.byLabel[key], p)
 	}
-	s := Step{Point: fmt.Sprintf("%s of %s", dir, self), Final: true, Rule: -1}
+	return x
+}
+
+// candidates appends to buf the policies of pod self's namespace that may
+// select it, in name order.
+func (e *Evaluator) candidates(self Endpoint, buf []*kubePolicy) []*kubePolicy {
+	x := e.kubeIdx[self.Namespace]
+	if x == nil {
+		return buf
+	}
+	buf = append(buf, x.any...)
+	if len(x.byLabel) > 0 {
+		for k, v := range self.Labels {
+			buf = append(buf, x.byLabel[[2]string{k, v}]...)
+		}
+	}
+	// Insertion sort by rank: candidates are few.
+	for i := 1; i < len(buf); i++ {
+		for j := i; j > 0 && buf[j].rank < buf[j-1].rank; j-- {
+			buf[j], buf[j-1] = buf[j-1], buf[j]
+		}
+	}
+	return buf
+}
+
+// kubeDecide judges one direction of f at pod self under NetworkPolicy
+// alone: other is the far end (the source for ingress). It returns the
+// verdict, why, and the deciding policy and rule.
+func (e *Evaluator) kubeDecide(f Flow, self, other Endpoint, ingress bool) (bool, Reason, *kubePolicy, int) {
 	switch {
 	case other.IsPod() && other.Addr == self.Addr:
-		s.Allowed, s.Reason = true, ReasonSelf
-		return s
+		return true, ReasonSelf, nil, -1
 	case other.Host && other.Node == self.Node && self.Node != "":
-		s.Allowed, s.Reason = true, ReasonOwnNode
-		return s
+		return true, ReasonOwnNode, nil, -1
 	}
+	var buf [16]*kubePolicy
 	isolated := false
-	dst := f.To
-	for _, p := range e.kube[self.Namespace] {
+	for _, p := range e.candidates(self, buf[:0]) {
 		if !p.selects(self, ingress) {
 			continue
 		}
@@ -308,18 +365,47 @@ func (e *Evaluator) kubeStep(f Flow, self, other Endpoint, ingress bool) Step {
 		}
 		for i := range rules {
 			r := &rules[i]
-			if r.peerMatches(p.np.Namespace, other) && r.portMatches(f, dst) {
-				s.Allowed, s.Reason, s.Policy, s.Rule, s.RuleText = true, ReasonRule, p.name, i, r.text
-				return s
+			if r.peerMatches(p.np.Namespace, other) && r.portMatches(f, f.To) {
+				return true, ReasonRule, p, i
 			}
 		}
 	}
 	if !isolated {
-		s.Allowed, s.Reason = true, ReasonNotIsolated
-		return s
+		return true, ReasonNotIsolated, nil, -1
 	}
-	s.Reason = ReasonIsolated
+	return false, ReasonIsolated, nil, -1
+}
+
+// kubeStep is kubeDecide as a Step.
+func (e *Evaluator) kubeStep(f Flow, self, other Endpoint, ingress bool) Step {
+	dir := "egress"
+	if ingress {
+		dir = "ingress"
+	}
+	ok, why, p, rule := e.kubeDecide(f, self, other, ingress)
+	s := Step{Point: fmt.Sprintf("%s of %s", dir, self), Final: true, Allowed: ok, Reason: why, Rule: rule}
+	if p != nil {
+		rules := p.out
+		if ingress {
+			rules = p.in
+		}
+		s.Policy, s.RuleText = p.name, rules[rule].text
+	}
 	return s
+}
+
+// kubeAllowed is explainKube without the path.
+func (e *Evaluator) kubeAllowed(f Flow) bool {
+	if f.From.IsPod() {
+		if ok, _, _, _ := e.kubeDecide(f, f.From, f.To, false); !ok {
+			return false
+		}
+	}
+	if f.To.IsPod() {
+		ok, _, _, _ := e.kubeDecide(f, f.To, f.source(), true)
+		return ok
+	}
+	return true
 }
 
 // explainKube judges f under NetworkPolicy alone: the source pod's egress,
