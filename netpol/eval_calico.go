@@ -967,7 +967,9 @@ func (m *calicoModel) explain(f Flow, add func(Step) bool) {
 	}
 	switch {
 	case src.Host && sameNode(src, dst):
-		// The host to its own pod: an all-interfaces host endpoint sees it.
+		// The host to its own pod: an all-interfaces host endpoint sees
+		// it, the pod's policy does not (Felix lets a node reach its own
+		// workloads, for the kubelet's probes: calico#2797, #4469).
 		if h := m.hep(src.Node, src); h != nil && h.iface == "*" && dst.IsPod() {
 			k := m.packet(f, src, dst, f.Port)
 			for _, s := range m.hostLocal(h, src, k, false) {
@@ -975,6 +977,10 @@ func (m *calicoModel) explain(f Flow, add func(Step) bool) {
 					return
 				}
 			}
+		}
+		if dst.IsPod() {
+			add(Step{Point: fmt.Sprintf("ingress of %s", dst), Final: true, Allowed: true, Reason: ReasonOwnNode, Rule: -1})
+			return
 		}
 	case src.Host:
 		if h := m.hep(src.Node, src); h != nil {

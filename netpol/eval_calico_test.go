@@ -277,6 +277,13 @@ func TestCalicoSemantics(t *testing.T) {
 			Objects{HostEndpoints: []calicov3.HostEndpoint{n1eth0}}, Flow{From: node1, To: ext("198.51.100.53"), Protocol: UDP, Port: 53}, want{true, ReasonFailsafe, "", -1}},
 		{"host egress: a named host endpoint denies the rest",
 			Objects{HostEndpoints: []calicov3.HostEndpoint{n1eth0}}, tcp(node1, ext("198.51.100.53"), 443), want{false, ReasonHostEndpointDefault, "", -1}},
+		{"a node reaches its own pods whatever their policy",
+			Objects{NetworkPolicies: []networkingv1.NetworkPolicy{denyIn}}, tcp(node2, db, 5432), want{true, ReasonOwnNode, "", -1}},
+		{"another node does not",
+			Objects{NetworkPolicies: []networkingv1.NetworkPolicy{denyIn}}, tcp(node1, db, 5432), want{false, ReasonEndOfTier, "", -1}},
+		{"NodePort traffic SNATed by the pod's own node is judged by the pod's policy",
+			Objects{NetworkPolicies: []networkingv1.NetworkPolicy{denyIn}}, Flow{From: user, To: db, Port: 5432, NodePort: 30432, Via: node2, SNAT: true},
+			want{false, ReasonEndOfTier, "", -1}},
 		{"a pod to its own host: Felix drops by default",
 			Objects{}, tcp(web, node1, 10250), want{false, ReasonEndpointToHost, "", -1}},
 	}
