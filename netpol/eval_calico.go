@@ -316,7 +316,11 @@ func withLabel(l map[string]string, k, v string) map[string]string {
 // parseNet parses a Calico net: a CIDR or a bare address.
 func parseNet(s string) (netip.Prefix, error) {
 	if p, err := netip.ParsePrefix(s); err == nil {
-		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-map[bool]int{true: 96, false: 0}[p.Addr().Is4In6()]).Masked(), nil
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			// ::ffff:a.b.c.d/n is the IPv4 prefix a.b.c.d/(n-96).
+			return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96).Masked(), nil
+		}
+		return p.Masked(), nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {

@@ -362,3 +362,21 @@ func TestCalicoRefuses(t *testing.T) {
 		}
 	}
 }
+
+func TestParseNet(t *testing.T) {
+	for in, want := range map[string]string{
+		"10.1.2.3":            "10.1.2.3/32",
+		"10.1.2.3/8":          "10.0.0.0/8",
+		"2001:db8::1":         "2001:db8::1/128",
+		"::ffff:10.0.0.0/104": "10.0.0.0/8",
+		"::ffff:0:0/90":       "::ffc0:0:0/90",
+	} {
+		got, err := parseNet(in)
+		if err != nil || got.String() != want {
+			t.Errorf("parseNet(%q) = %v, %v; want %s", in, got, err, want)
+		}
+	}
+	if _, err := parseNet("10.0.0.0/33"); err == nil {
+		t.Error("parseNet accepted /33")
+	}
+}
