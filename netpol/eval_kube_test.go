@@ -329,7 +329,8 @@ func TestNewEvaluatorRefuses(t *testing.T) {
 	}
 	ev, _ := NewEvaluator(Network{})
 	for _, f := range []Flow{{}, {From: web, To: db, Protocol: "GRE"}, {From: web, To: db}, {From: web, To: db, Port: 1, NodePort: 30000},
-		{From: web, To: db, Port: 1, SNAT: true}, {From: Endpoint{Addr: node1.Addr, Host: true}, To: db, Port: 1}} {
+		{From: web, To: db, Port: 1, SNAT: true}, {From: Endpoint{Addr: node1.Addr, Host: true}, To: db, Port: 1},
+		{From: ext("2001:db8::1"), To: db, Port: 1}} {
 		if _, err := ev.Explain(f); err == nil {
 			t.Errorf("Explain(%v): no error", f)
 		}
