@@ -607,6 +607,12 @@ type pkt struct {
 }
 
 func (m *calicoModel) packet(f Flow, src, dst Endpoint, port uint16) *pkt {
+	if dst.Host && len(dst.Ports) == 0 {
+		// A host's named ports are its host endpoint's spec.ports.
+		if h := m.hep(dst.Node, dst); h != nil {
+			dst.Ports = h.ports
+		}
+	}
 	return &pkt{src: src, dst: dst, f: f, port: port, srcIDs: m.idents(src), dstIDs: m.idents(dst)}
 }
 
