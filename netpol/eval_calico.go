@@ -36,8 +36,10 @@ type calicoModel struct {
 type ctier struct {
 	name     string
 	order    *float64
-	pass     bool // default action Pass
-	policies []*cpolicy
+	pass     bool                  // default action Pass
+	policies []*cpolicy            // in order
+	global   []*cpolicy            // the global ones, in order
+	byNS     map[string][]*cpolicy // the namespaced ones by namespace, in order
 }
 
 type cpolicy struct {
@@ -55,6 +57,7 @@ type cpolicy struct {
 	untracked bool
 	forward   bool // applyOnForward
 	kube      *kubePolicy
+	rank      int // in its tier's order
 }
 
 type crule struct {
@@ -234,6 +237,15 @@ func compileCalico(c Network, kube map[string][]*kubePolicy, bad func(string, ..
 			}
 			return strings.Compare(a.sortName, b.sortName)
 		})
+		t.byNS = map[string][]*cpolicy{}
+		for i, p := range t.policies {
+			p.rank = i
+			if p.namespace == "" {
+				t.global = append(t.global, p)
+			} else {
+				t.byNS[p.namespace] = append(t.byNS[p.namespace], p)
+			}
+		}
 		m.tiers = append(m.tiers, t)
 	}
 	slices.SortFunc(m.tiers, func(a, b *ctier) int {
@@ -737,8 +749,20 @@ func (m *calicoModel) chain(point string, kind chainKind, self Endpoint, hepLabe
 	for _, t := range m.tiers {
 		tierApplied := false
 		passed := false
+		// The tier's global policies and those of self's namespace, merged
+		// in order; host endpoints meet global policies only.
+		global, local := t.global, []*cpolicy(nil)
+		if kind == chainWorkload {
+			local = t.byNS[self.Namespace]
+		}
 	policies:
-		for _, p := range t.policies {
+		for len(global) > 0 || len(local) > 0 {
+			var p *cpolicy
+			if len(local) == 0 || len(global) > 0 && global[0].rank < local[0].rank {
+				p, global = global[0], global[1:]
+			} else {
+				p, local = local[0], local[1:]
+			}
 			switch kind {
 			case chainUntracked:
 				if !p.untracked {
