@@ -199,6 +199,7 @@ type Step struct {
 	Logged []string
 }
 
+// String renders s on one line (and one more per Log rule met).
 func (s Step) String() string {
 	var b strings.Builder
 	verdict := "deny"

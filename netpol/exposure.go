@@ -16,11 +16,17 @@ import (
 type ExposureKind string
 
 const (
-	ByNodePort     ExposureKind = "NodePort"
+	// ByNodePort: a Service's NodePort, on every node (the nodes with a
+	// backend for externalTrafficPolicy: Local).
+	ByNodePort ExposureKind = "NodePort"
+	// ByLoadBalancer: a LoadBalancer Service's ingress address.
 	ByLoadBalancer ExposureKind = "LoadBalancer"
-	ByExternalIP   ExposureKind = "externalIPs"
-	ByHostNetwork  ExposureKind = "hostNetwork"
-	ByHostPort     ExposureKind = "hostPort"
+	// ByExternalIP: a Service's externalIPs.
+	ByExternalIP ExposureKind = "externalIPs"
+	// ByHostNetwork: a container port of a pod with hostNetwork.
+	ByHostNetwork ExposureKind = "hostNetwork"
+	// ByHostPort: a container's hostPort.
+	ByHostPort ExposureKind = "hostPort"
 )
 
 // Reach is a region of source addresses that may reach an exposed port:
@@ -34,6 +40,7 @@ type Reach struct {
 	Verdict Verdict
 }
 
+// String renders r as "203.0.113.0/24 except 203.0.113.0/28".
 func (r Reach) String() string {
 	if len(r.Except) == 0 {
 		return r.From.String()
@@ -64,6 +71,7 @@ type Exposure struct {
 	Reach []Reach
 }
 
+// String renders x on one line: how, where, and who may reach it.
 func (x Exposure) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s/%d on %s (%s", x.Kind, x.Protocol, x.Port, x.Address, x.Object)
@@ -100,6 +108,7 @@ type ExposureMap struct {
 	Notes []string
 }
 
+// String renders m one exposure, gap or note a line.
 func (m ExposureMap) String() string {
 	var b strings.Builder
 	for _, x := range m.Exposures {
