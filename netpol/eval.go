@@ -170,6 +170,9 @@ const (
 	// ReasonEndpointToHost: Felix's DefaultEndpointToHostAction for a pod
 	// reaching its own node.
 	ReasonEndpointToHost Reason = "endpoint to host"
+	// ReasonNoMatch: untracked or pre-DNAT policy applied and no rule
+	// matched; the packet goes on to the next point (not a decision).
+	ReasonNoMatch Reason = "no rule matched, goes on"
 	// ReasonOverlay: Felix's own allowance for its overlay (VXLAN, IPIP,
 	// WireGuard) between cluster hosts, ahead of host endpoint policy.
 	ReasonOverlay Reason = "felix overlay"
@@ -181,8 +184,9 @@ type Step struct {
 	// endpoint node-1-eth0 (pre-DNAT)".
 	Point   string
 	Allowed bool
-	// Final is false for a point that let the flow go on undecided
-	// (pre-DNAT or untracked policy that no rule matched, or a Pass).
+	// Final is false for a point that let the flow go on undecided:
+	// untracked or pre-DNAT policy that no rule matched, or an untracked
+	// allow, which does not carry forwarded traffic.
 	Final  bool
 	Reason Reason
 	// Policy is "NetworkPolicy ns/name", "GlobalNetworkPolicy name" or

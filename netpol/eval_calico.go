@@ -927,18 +927,27 @@ func (m *calicoModel) hostLocal(h *chep, self Endpoint, k *pkt, ingress bool) []
 		return []Step{{Point: point, Final: true, Allowed: true, Reason: ReasonFailsafe, Rule: -1}}
 	}
 	var steps []Step
-	self.Labels = h.labels
-	if h.iface != "*" {
-		s, decided, _ := m.chain(point+" (untracked)", chainUntracked, self, h.labels, k, ingress)
-		if decided {
-			return append(steps, s)
+	// goesOn records an untracked or pre-DNAT chain that applied and let
+	// the packet go on undecided.
+	goesOn := func(s Step, applied bool) {
+		if applied {
+			s.Final, s.Allowed, s.Reason = false, true, ReasonNoMatch
+			steps = append(steps, s)
 		}
 	}
-	if ingress {
-		s, decided, _ := m.chain(point+" (pre-DNAT)", chainPreDNAT, self, h.labels, k, ingress)
+	if h.iface != "*" {
+		s, decided, applied := m.chain(point+" (untracked)", chainUntracked, self, h.labels, k, ingress)
 		if decided {
 			return append(steps, s)
 		}
+		goesOn(s, applied)
+	}
+	if ingress {
+		s, decided, applied := m.chain(point+" (pre-DNAT)", chainPreDNAT, self, h.labels, k, ingress)
+		if decided {
+			return append(steps, s)
+		}
+		goesOn(s, applied)
 	}
 	s, decided, applied := m.chain(point, chainHost, self, h.labels, k, ingress)
 	if decided {
@@ -954,28 +963,53 @@ func (m *calicoModel) hostLocal(h *chep, self Endpoint, k *pkt, ingress bool) []
 
 // forwarded judges forwarded traffic at host endpoint h: untracked and
 // pre-DNAT policy (ingress), then applyOnForward policy.
-func (m *calicoModel) forwarded(h *chep, k *pkt, preDNAT *pkt, ingress bool) Step {
+func (m *calicoModel) forwarded(h *chep, k *pkt, preDNAT *pkt, ingress bool) []Step {
 	point := fmt.Sprintf("%s of host endpoint %s (forwarded)", dirWord(ingress), h.name)
 	self := Endpoint{Host: true, Node: h.node, Labels: h.labels}
+	var steps []Step
 	if ingress {
 		if preDNAT == nil {
 			preDNAT = k
 		}
 		if h.iface != "*" {
-			if s, decided, _ := m.chain(point+" (untracked)", chainUntracked, self, h.labels, preDNAT, true); decided && !s.Allowed {
-				return s
+			s, decided, applied := m.chain(point+" (untracked)", chainUntracked, self, h.labels, preDNAT, true)
+			switch {
+			case decided && !s.Allowed:
+				return append(steps, s)
+			case decided || applied:
+				// An untracked allow does not carry forwarded traffic (the
+				// reply finds no connection), so the packet goes on.
+				s.Final, s.Allowed = false, true
+				if !decided {
+					s.Reason = ReasonNoMatch
+				}
+				steps = append(steps, s)
 			}
 		}
-		if s, decided, _ := m.chain(point+" (pre-DNAT)", chainPreDNAT, self, h.labels, preDNAT, true); decided {
-			return s
+		s, decided, applied := m.chain(point+" (pre-DNAT)", chainPreDNAT, self, h.labels, preDNAT, true)
+		if decided {
+			return append(steps, s)
+		}
+		if applied {
+			s.Final, s.Allowed, s.Reason = false, true, ReasonNoMatch
+			steps = append(steps, s)
 		}
 	}
 	s, decided, _ := m.chain(point, chainForward, self, h.labels, k, ingress)
-	if decided {
-		return s
+	if !decided {
+		s.Allowed, s.Reason = true, ReasonForwardDefault
 	}
-	s.Allowed, s.Reason = true, ReasonForwardDefault
-	return s
+	return append(steps, s)
+}
+
+// addAll adds steps until one denies.
+func addAll(add func(Step) bool, steps []Step) bool {
+	for _, s := range steps {
+		if !add(s) {
+			return false
+		}
+	}
+	return true
 }
 
 func sameNode(a, b Endpoint) bool {
@@ -1046,7 +1080,7 @@ func (m *calicoModel) explain(f Flow, add func(Step) bool) {
 		return
 	case src.IsPod() && !sameNode(src, arrive):
 		if h := m.hep(src.Node, src); h != nil {
-			if !add(m.forwarded(h, m.packet(f, src, dst, f.Port), nil, false)) {
+			if !addAll(add, m.forwarded(h, m.packet(f, src, dst, f.Port), nil, false)) {
 				return
 			}
 		}
@@ -1060,15 +1094,15 @@ func (m *calicoModel) explain(f Flow, add func(Step) bool) {
 		if h != nil {
 			pre := m.packet(f, src, f.Via, f.NodePort)
 			k := m.packet(f, src, dst, f.Port)
-			if !add(m.forwarded(h, k, pre, true)) {
+			if !addAll(add, m.forwarded(h, k, pre, true)) {
 				return
 			}
-			if !sameNode(f.Via, dst) && !add(m.forwarded(h, k, nil, false)) {
+			if !sameNode(f.Via, dst) && !addAll(add, m.forwarded(h, k, nil, false)) {
 				return
 			}
 		}
 		if !sameNode(f.Via, dst) {
-			if h := m.hep(dst.Node, dst); h != nil && !add(m.forwarded(h, m.packet(f, f.source(), dst, f.Port), nil, true)) {
+			if h := m.hep(dst.Node, dst); h != nil && !addAll(add, m.forwarded(h, m.packet(f, f.source(), dst, f.Port), nil, true)) {
 				return
 			}
 		}
@@ -1082,7 +1116,7 @@ func (m *calicoModel) explain(f Flow, add func(Step) bool) {
 						return
 					}
 				}
-			} else if !add(m.forwarded(h, k, nil, true)) {
+			} else if !addAll(add, m.forwarded(h, k, nil, true)) {
 				return
 			}
 		}

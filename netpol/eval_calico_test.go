@@ -412,3 +412,27 @@ func TestParseNet(t *testing.T) {
 		t.Error("parseNet accepted /33")
 	}
 }
+
+// A pre-DNAT policy that matches nothing shows in the path as a point the
+// flow went on from, not as a decision.
+func TestCalicoGoesOnStep(t *testing.T) {
+	objs := Objects{HostEndpoints: []calicov3.HostEndpoint{hep("n1", "*")},
+		GlobalNetworkPolicies: []calicov3.GlobalNetworkPolicy{preDNAT(gnp("np", ord(1), "all()", tcpTo(calicov3.Deny, "30000:32767"))), gnp("host", ord(2), "all()", tcpTo(calicov3.Allow, "10250"))}}
+	ev, err := NewEvaluator(Network{Objects: objs, Semantics: Calico})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := ev.Explain(tcp(user, node1, 10250))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "203.0.113.7 -> host n1 (192.0.2.1) TCP/10250: ALLOW\n" +
+		"  ingress of host endpoint n1-all (pre-DNAT): continue (no rule matched, goes on)\n" +
+		"  ingress of host endpoint n1-all: allow (rule: tier default, GlobalNetworkPolicy host rule 0: Allow TCP to ports 10250)"
+	if got := v.String(); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	if d := v.Decider(); d.Policy != "GlobalNetworkPolicy host" {
+		t.Errorf("decider %+v", d)
+	}
+}
