@@ -256,3 +256,30 @@ func TestLintStatic(t *testing.T) {
 		t.Errorf("kubernetes: %v", fs)
 	}
 }
+
+// The generated set, rendered in either Calico form and read back with
+// Load, lints as clean as the typed objects.
+func TestLintRenderedAndLoaded(t *testing.T) {
+	s := newSeedCluster()
+	spec := Join(
+		Hosts{Cluster: s.cluster, ControlPlane: []netip.Prefix{netip.MustParsePrefix("192.0.2.10/32")}, Edge: s.edge,
+			Nodes: s.nodes, WireGuard: true, VXLAN: true}.Spec(),
+		Namespace{Name: "shop"}.Spec(),
+	)
+	for _, form := range []Form{CalicoAPI, CalicoCRD} {
+		data, err := spec.Render(form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inv, err := Load(strings.NewReader(string(data)))
+		if err != nil {
+			t.Fatalf("%s: %v", form, err)
+		}
+		if len(inv.Skipped) > 0 || len(inv.Objects.GlobalNetworkPolicies) == 0 || len(inv.Objects.HostEndpoints) != 3 {
+			t.Fatalf("%s: loaded %+v", form, inv)
+		}
+		if fs := lint(t, Network{Objects: inv.Objects, Semantics: Calico}, s.topology); len(fs) > 0 {
+			t.Errorf("%s: findings:\n%s", form, FindingsString(fs))
+		}
+	}
+}
