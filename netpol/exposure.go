@@ -135,8 +135,10 @@ func (m ExposureMap) String() string {
 // LoadBalancer ingress addresses, externalIPs, hostNetwork pods' ports and
 // hostPorts, each with the source regions the policies let in and the
 // rules that do; and the namespaces that lack a default deny. A Service
-// is judged through its first running backend by name. inv's policy
-// objects are ignored: e judges with those it was built from.
+// is judged through its first running backend by name (for
+// externalTrafficPolicy: Local NodePorts, the first on each node), so
+// backends whose policies differ are not told apart. inv's policy objects
+// are ignored: e judges with those it was built from.
 func (e *Evaluator) Exposure(inv Inventory) (ExposureMap, error) {
 	var m ExposureMap
 	nsByName := map[string]*corev1.Namespace{}
@@ -187,20 +189,31 @@ func (e *Evaluator) Exposure(inv Inventory) (ExposureMap, error) {
 		if !exposed {
 			continue
 		}
-		var backend *corev1.Pod
+		var backends []*corev1.Pod
 		if len(svc.Spec.Selector) > 0 {
 			sel := labels.SelectorFromSet(svc.Spec.Selector)
 			for j := range pods {
 				p := &pods[j]
 				if p.Namespace == svc.Namespace && p.Status.Phase == corev1.PodRunning && sel.Matches(labels.Set(p.Labels)) {
-					backend = p
-					break
+					backends = append(backends, p)
 				}
 			}
 		}
-		if backend == nil {
+		if len(backends) == 0 {
 			m.Notes = append(m.Notes, fmt.Sprintf("%s: no running backend pod", obj))
 			continue
+		}
+		backend := backends[0]
+		// onNode is the first backend on node, for externalTrafficPolicy:
+		// Local, where a node forwards NodePort traffic to its own
+		// backends only.
+		onNode := func(node string, v4 bool) (Endpoint, bool) {
+			for _, b := range backends {
+				if b.Spec.NodeName == node {
+					return PodEndpoint(b, nsByName[b.Namespace], v4)
+				}
+			}
+			return Endpoint{}, false
 		}
 		local := svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
 		for _, v4 := range []bool{true, false} {
@@ -222,8 +235,17 @@ func (e *Evaluator) Exposure(inv Inventory) (ExposureMap, error) {
 				if sp.NodePort != 0 {
 					for j := range nodes {
 						n, ok := NodeEndpoint(&nodes[j], v4)
-						if !ok || local && n.Node != be.Node {
+						if !ok {
 							continue
+						}
+						be, target := be, target
+						if local {
+							if be, ok = onNode(n.Node, v4); !ok {
+								continue
+							}
+							if target, ok = targetPort(sp, be); !ok {
+								continue
+							}
 						}
 						judge(Exposure{Kind: ByNodePort, Object: obj, Node: n.Node, Address: n.Addr, Protocol: proto, Port: uint16(sp.NodePort), Backend: be, BackendPort: target},
 							func(src netip.Addr) Flow {

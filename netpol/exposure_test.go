@@ -282,6 +282,35 @@ func TestExposureCalico(t *testing.T) {
 	}
 }
 
+// With externalTrafficPolicy: Local every node that hosts a backend
+// answers the NodePort, not only the first backend's.
+func TestExposureLocalOnEveryBackendsNode(t *testing.T) {
+	inv, err := Load(strings.NewReader(clusterYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := *inv.Pods[0].DeepCopy()
+	second.Name, second.Spec.NodeName, second.Status.PodIP = "controller-1", "n2", "10.1.2.11"
+	inv.Pods = append(inv.Pods, second)
+	ev, err := NewEvaluator(Network{Objects: inv.Objects})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ev.Exposure(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nodes []string
+	for _, x := range m.Exposures {
+		if x.Kind == ByNodePort {
+			nodes = append(nodes, x.Node+"="+x.Backend.Addr.String())
+		}
+	}
+	if got := strings.Join(nodes, " "); got != "n1=10.1.1.10 n2=10.1.2.11" {
+		t.Errorf("NodePort exposures on %s", got)
+	}
+}
+
 func TestExposureRefusesOutOfRangePorts(t *testing.T) {
 	inv, err := Load(strings.NewReader(clusterYAML))
 	if err != nil {
