@@ -104,7 +104,8 @@ type Evaluator struct {
 // NewEvaluator checks and indexes c. It fails, naming the object and
 // field, on what it cannot evaluate rather than guess: a selector outside
 // Calico's grammar, a cidr or net that does not parse, a Calico rule
-// matching HTTP or a Service, an unknown action.
+// matching HTTP or a Service, an unknown action; and on Calico objects
+// under [Kubernetes] semantics, which would ignore them.
 func NewEvaluator(c Network) (*Evaluator, error) {
 	var p problems
 	e := &Evaluator{sem: c.Semantics, kube: map[string][]*kubePolicy{}}
@@ -127,6 +128,10 @@ func NewEvaluator(c Network) (*Evaluator, error) {
 	}
 	if e.sem == Calico {
 		e.cal = compileCalico(c, e.kube, p.add)
+	} else if o := c.Objects; len(o.Tiers)+len(o.GlobalNetworkSets)+len(o.NetworkSets)+len(o.GlobalNetworkPolicies)+
+		len(o.CalicoNetworkPolicies)+len(o.HostEndpoints)+len(c.Profiles) > 0 {
+		// Ignoring them would judge flows they stop as passing.
+		p.add("Calico objects under %s semantics, which would ignore them: set Network.Semantics to %q, or leave them out", e.sem, Calico)
 	}
 	if err := p.err(); err != nil {
 		return nil, err

@@ -200,7 +200,7 @@ func TestExposureKubernetes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := NewEvaluator(Network{Objects: inv.Objects})
+	ev, err := NewEvaluator(Network{Objects: Objects{NetworkPolicies: inv.Objects.NetworkPolicies}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func TestExposureLocalOnEveryBackendsNode(t *testing.T) {
 	second := *inv.Pods[0].DeepCopy()
 	second.Name, second.Spec.NodeName, second.Status.PodIP = "controller-1", "n2", "10.1.2.11"
 	inv.Pods = append(inv.Pods, second)
-	ev, err := NewEvaluator(Network{Objects: inv.Objects})
+	ev, err := NewEvaluator(Network{Objects: Objects{NetworkPolicies: inv.Objects.NetworkPolicies}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -251,9 +251,13 @@ func TestLintStatic(t *testing.T) {
 			t.Errorf("finding %d: %q, want prefix %q", i, msgs[i], want[i])
 		}
 	}
-	// Under Kubernetes semantics there are no orders.
-	if fs := lint(t, Network{Objects: objs}, Topology{}); len(fs) != 0 {
+	// Under Kubernetes semantics there are no orders, and the Calico
+	// objects are refused rather than ignored.
+	if fs := lint(t, Network{Objects: Objects{NetworkPolicies: objs.NetworkPolicies}}, Topology{}); len(fs) != 0 {
 		t.Errorf("kubernetes: %v", fs)
+	}
+	if _, err := NewEvaluator(Network{Objects: objs}); err == nil || !strings.Contains(err.Error(), `set Network.Semantics to "calico"`) {
+		t.Errorf("Calico objects under Kubernetes semantics: %v", err)
 	}
 }
 
