@@ -154,7 +154,7 @@ func compileCalico(c Network, kube map[string][]*kubePolicy, bad func(string, ..
 		return t
 	}
 	selector := func(at, s string) Selector {
-		sel, err := ParseSelector(s)
+		sel, err := parseSelector(s)
 		if err != nil {
 			bad("%s: %v", at, err)
 		}

@@ -380,7 +380,7 @@ func TestCalicoRefuses(t *testing.T) {
 		t.Fatal("no error")
 	}
 	for _, s := range []string{
-		`GlobalNetworkPolicy bad: spec.selector: netpol: selector "app = 'x'"`,
+		`GlobalNetworkPolicy bad: spec.selector: selector "app = 'x'"`,
 		`spec.ingress[0].action: "Reject"`,
 		"spec.ingress[1].http",
 		`spec.ingress[2].source.nets[0]: "nope"`,
@@ -391,6 +391,11 @@ func TestCalicoRefuses(t *testing.T) {
 	} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("error lacks %q:\n%v", s, err)
+		}
+	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if !strings.HasPrefix(line, "netpol: ") || strings.Count(line, "netpol:") != 1 {
+			t.Errorf("%q: want the package named once, at the start", line)
 		}
 	}
 }
