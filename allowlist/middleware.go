@@ -44,9 +44,10 @@ const (
 // a request from a peer that Trusted does not contain is answered with
 // RejectStatus and never reaches the wrapped handler, whatever its headers
 // say. For a trusted peer the client address is read from Header; a header
-// that is missing, repeated, malformed, or carries a zone is not believed
-// and the client is taken to be the peer itself, so no header can produce a
-// forged address. Handlers read the result with [ClientFrom] or [ClientIP].
+// that is missing, repeated, malformed, carries a zone, or names an address
+// no client connects from (unspecified, multicast) is not believed and the
+// client is taken to be the peer itself, so no header can produce a forged
+// address. Handlers read the result with [ClientFrom] or [ClientIP].
 //
 // # Who may connect is not whose headers to believe
 //
@@ -283,14 +284,21 @@ func (m Middleware) clientFromHeader(h http.Header, peer netip.Addr) (netip.Addr
 	}
 }
 
-// parseClientAddr parses one address from a header, refusing zones and
-// anything but an address.
+// parseClientAddr parses one address from a header, between optional
+// whitespace (spaces and tabs, RFC 9110's OWS: no other kind), refusing
+// zones, anything but an address, and addresses no client connects from:
+// the unspecified address and multicast. No edge writes those, so a header
+// that carries one was written by someone else.
 func parseClientAddr(s string) (netip.Addr, bool) {
-	ip, err := netip.ParseAddr(strings.TrimSpace(s))
+	ip, err := netip.ParseAddr(strings.Trim(s, " \t"))
 	if err != nil || ip.Zone() != "" {
 		return netip.Addr{}, false
 	}
-	return ip.Unmap(), true
+	ip = ip.Unmap()
+	if ip.IsUnspecified() || ip.IsMulticast() {
+		return netip.Addr{}, false
+	}
+	return ip, true
 }
 
 // forwardedFor walks the X-Forwarded-For chain (all header lines, in order,
