@@ -76,9 +76,9 @@ type Refresher struct {
 	// the process's user, not writable by group or others, at most
 	// [MaxCacheSize] bytes, written for this Fetcher's URL, not dated in
 	// the future nor older than the embedded snapshot, and accepted by the
-	// Guard. Its etag is never taken on trust: the first fetch after
-	// loading it asks for the full list. It is rewritten atomically after
-	// each change.
+	// Guard. Its etag is never taken on trust, nor the API's: every fetch
+	// compares the whole list. It is rewritten atomically after each
+	// change.
 	CachePath string
 	// Logger, if set, hears of refreshes, rejections and errors.
 	Logger *slog.Logger
@@ -101,7 +101,8 @@ type snapshot struct {
 	ranges Ranges
 	set    Set
 	// confirmed reports whether ranges.ETag was read from the API rather
-	// than from the cache file, so that it may be sent as "since".
+	// than from the cache file: a list loaded from the cache is written back
+	// once the API has confirmed it.
 	confirmed bool
 }
 
@@ -353,18 +354,13 @@ func (r *Refresher) refresh(ctx context.Context, g Guard) error {
 	return nil
 }
 
-// attempt fetches and judges a list, swapping it in if accepted. A nil
-// Change with a nil error means the etag was unchanged; a Change with an
-// empty Diff, a new etag for the same addresses.
+// attempt fetches and judges a list, swapping it in if accepted. A Change
+// with an empty Diff means the same addresses. The list is compared, never
+// only its etag: the API sends the whole list every time (it has no
+// conditional request), and an etag that stays while the list changes
+// must not freeze the old list in place.
 func (r *Refresher) attempt(ctx context.Context, g Guard, old *snapshot) (*Change, error) {
-	since := ""
-	if old.confirmed {
-		since = old.ranges.ETag
-	}
-	next, err := r.Fetcher.Fetch(ctx, since)
-	if errors.Is(err, ErrNotModified) {
-		return nil, nil
-	}
+	next, err := r.Fetcher.Fetch(ctx, "")
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -292,4 +293,34 @@ func FuzzCacheFile(f *testing.F) {
 			t.Fatalf("accepted %+v", snap.ranges)
 		}
 	})
+}
+
+// TestListChangesUnderTheSameETag: the API answers every GET /ips with the
+// whole list (it has no conditional request), so the list in hand is the
+// truth, not its etag. An etag that stays while the list changes (a caching
+// layer, a bug upstream, a replayed etag) must not freeze the Refresher on
+// the old list while Status reports it fresh.
+func TestListChangesUnderTheSameETag(t *testing.T) {
+	api := newFakeAPI(t)
+	v4, v6 := goodLists()
+	api.answer(200, okBody("stuck", v4, v6))
+	r := &Refresher{Fetcher: api.fetcher()}
+	if err := r.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	api.answer(200, okBody("stuck", append(slices.Clone(v4), "45.0.0.0/24"), v6))
+	if err := r.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Contains(addr("45.0.0.1")) {
+		t.Error("the new list, under an unchanged etag, was dropped")
+	}
+	// And one that removes: the old address must go.
+	api.answer(200, okBody("stuck", v4, v6))
+	if err := r.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if r.Contains(addr("45.0.0.1")) {
+		t.Error("an address removed under an unchanged etag is still trusted")
+	}
 }
