@@ -52,7 +52,8 @@ type Guard struct {
 	Broadest4, Broadest6 int
 	// MaxAddrs4 and MaxAddrs6 bound how many addresses of each family the
 	// list may cover in all; zero means [DefaultMaxAddrs4] and
-	// [DefaultMaxAddrs6].
+	// [DefaultMaxAddrs6]. For these and the fractions below, a negative or
+	// NaN value means the default too: no value switches a check off.
 	MaxAddrs4, MaxAddrs6 float64
 	// MaxGrowth is the largest fraction of the Reference's addresses, per
 	// family, that the list may add to it; zero means [DefaultMaxGrowth].
@@ -171,7 +172,7 @@ func (g Guard) Check(next Set) error {
 	diff := ref.Diff(next)
 	maxGrowth := orDefaultF(g.MaxGrowth, DefaultMaxGrowth)
 	maxShrink := g.MaxShrink
-	if maxShrink <= 0 || maxShrink > 1 {
+	if !(maxShrink > 0 && maxShrink <= 1) { // NaN too
 		maxShrink = DefaultMaxShrink
 	}
 	for _, fam := range []struct {
@@ -225,8 +226,10 @@ func orDefault(v, def int) int {
 	return v
 }
 
+// orDefaultF returns def for a v that is zero, negative or NaN: a NaN
+// bound compares false with everything and would switch its check off.
 func orDefaultF(v, def float64) float64 {
-	if v <= 0 {
+	if !(v > 0) {
 		return def
 	}
 	return v
