@@ -10,7 +10,8 @@ import (
 
 // openCache opens the cache file for reading without following a symbolic
 // link and without blocking (a FIFO at the path must not hang the
-// refresher), and checks that the process's user owns it.
+// refresher), and checks, on the opened file, that the process's user owns
+// it and that it has no other name.
 func openCache(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	if err != nil {
@@ -25,9 +26,18 @@ func openCache(path string) (*os.File, error) {
 		f.Close()
 		return nil, err
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
-		f.Close()
-		return nil, fmt.Errorf("owned by uid %d, not by this process's %d", st.Uid, os.Geteuid())
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		if int(st.Uid) != os.Geteuid() {
+			f.Close()
+			return nil, fmt.Errorf("owned by uid %d, not by this process's %d", st.Uid, os.Geteuid())
+		}
+		// writeCache makes a new file each time, with one name. A second
+		// name is someone keeping the file to put it back later (a replay
+		// of a list since replaced), or a name planted for one of ours.
+		if st.Nlink != 1 {
+			f.Close()
+			return nil, fmt.Errorf("has %d names (hard links), not one", st.Nlink)
+		}
 	}
 	return f, nil
 }

@@ -38,8 +38,9 @@
 // is capped at the refresh interval.
 //
 // The Refresher's cache file ([Refresher.CachePath]) is untrusted input:
-// keep it in a private directory. It is read only if it is a regular file
-// owned by the process's user, not writable by group or others, small,
+// keep it in a private directory (the directories above the file are not
+// checked). It is read only if it is a regular file with one name, owned
+// by the process's user, not writable by group or others, small,
 // written for the same API URL, not dated in the future, and accepted by
 // the Guard against the embedded list; its etag is never taken on trust.
 //

@@ -73,12 +73,20 @@ type Refresher struct {
 	// in a private directory (mode 0700, owned by the process's user). The
 	// file is untrusted input: it is read at the first refresh only if it
 	// is a regular file (not followed through a symbolic link), owned by
-	// the process's user, not writable by group or others, at most
-	// [MaxCacheSize] bytes, written for this Fetcher's URL, not dated in
-	// the future nor older than the embedded snapshot, and accepted by the
-	// Guard. Its etag is never taken on trust, nor the API's: every fetch
-	// compares the whole list. It is rewritten atomically after each
-	// change.
+	// the process's user, with no other name (hard link) on Unix, not
+	// writable by group or others, at most [MaxCacheSize] bytes, written
+	// for this Fetcher's URL, not dated in the future nor older than the
+	// embedded snapshot, and accepted by the Guard. Its etag is never
+	// taken on trust, nor the API's: every fetch compares the whole list.
+	// It is rewritten atomically after each change.
+	//
+	// Only the file is checked, not the directories above it, which are
+	// followed, symbolic links included (so /var/run -> /run works, and a
+	// Kubernetes emptyDir, mode 0777 but private to the pod, is usable).
+	// Whoever may write to one of those directories can remove the file or
+	// put back one this process wrote earlier: a replay, bounded by the
+	// Guard and the embedded snapshot's date, and undone by the first
+	// successful fetch. That is why the directory must be private.
 	CachePath string
 	// Logger, if set, hears of refreshes, rejections and errors.
 	Logger *slog.Logger
