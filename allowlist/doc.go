@@ -73,6 +73,9 @@
 // are named separately ([Middleware.TrustedProxies] or
 // [Middleware.TrustedProxyCount]). True-Client-IP is set by Cloudflare only
 // with its Enterprise True-Client-IP setting: without it, a visitor's own
-// True-Client-IP passes through and anyone can choose it. To know that a
+// True-Client-IP passes through and anyone can choose it; no other header
+// (X-Real-IP) is written by Cloudflare at all. A Middleware judges only its
+// own peer: behind your own proxies, those must admit only the edge, and
+// nothing in front of it may rewrite Request.RemoteAddr. To know that a
 // request came through your zone, use Authenticated Origin Pulls.
 package allowlist

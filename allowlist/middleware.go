@@ -13,6 +13,13 @@ import (
 // [Middleware] canonicalises it ([http.CanonicalHeaderKey]) in
 // [Middleware.Wrap], so "cf-connecting-ip" and "CF-Connecting-IP" name the
 // same header.
+//
+// A name other than the constants below (X-Real-IP, Fastly-Client-IP, ...)
+// is read like CFConnectingIP: one address, believed as written. Use one
+// only if every peer in Trusted overwrites it. Cloudflare writes
+// CF-Connecting-IP and X-Forwarded-For (and True-Client-IP with the
+// Enterprise setting) and no other: behind Cloudflare, X-Real-IP is
+// whatever the visitor sent.
 type Header string
 
 // The headers a [Middleware] can read the client address from.
@@ -60,6 +67,22 @@ const (
 // client is that entry, whatever it is. Skipping further entries is a
 // separate, explicit choice, for your own proxies only: name them in
 // TrustedProxies, or count them in TrustedProxyCount.
+//
+// # What it cannot see
+//
+// A Middleware judges its own peer only. Behind your own proxies
+// (TrustedProxies, TrustedProxyCount) it believes them to admit only the
+// edge: a client that reaches one of them directly (a load balancer with a
+// public address) is recorded by it as the edge, and the entry left of
+// that, which the client wrote, is returned as the client. Make those
+// proxies admit only the edge: a [Listener] or Middleware with Trusted set
+// to [Cloudflare] in front of them, or the firewall package.
+//
+// It must also see Request.RemoteAddr as net/http set it. A middleware in
+// front of it that rewrites RemoteAddr from a header (chi's RealIP,
+// gorilla's ProxyHeaders) makes the peer an address the client chose;
+// such a RemoteAddr usually has no port and is rejected, but put this
+// Middleware outermost.
 //
 // The request passed on is r.WithContext(...): the caller's *http.Request
 // is never modified, as net/http requires, so outer middleware that keeps r

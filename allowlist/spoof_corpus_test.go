@@ -131,6 +131,8 @@ func singleAddressCases(name string) []spoofCase {
 		{"mapped peer", "[::ffff:104.16.0.1]:443", one("203.0.113.7"), "203.0.113.7", "a dual-stack socket's mapped peer is its IPv4 address"},
 		{"zoned peer", "[2606:4700::1%eth0]:443", one("203.0.113.7"), "203.0.113.7", "the zone of a peer is ignored"},
 		{"peer without port", "104.16.0.1", one("203.0.113.7"), "reject", "not a RemoteAddr net/http writes"},
+		{"RemoteAddr rewritten from a header", "2a06:98c0:3600::103", one("203.0.113.7"), "reject",
+			"an outer middleware (chi's RealIP) put a header's address, without a port, in RemoteAddr"},
 		{"empty RemoteAddr", "", one("203.0.113.7"), "reject", "no peer"},
 		{"unix socket", "@", one("203.0.113.7"), "reject", "no IP peer"},
 		{"unspecified peer", "0.0.0.0:1", one("203.0.113.7"), "reject", "not trusted"},
@@ -242,6 +244,13 @@ func TestSpoofCorpusXForwardedForOwnProxies(t *testing.T) {
 		runCorpus(t, allowlist.Middleware{Trusted: own, Header: allowlist.XForwardedFor, TrustedProxies: own}, append(common,
 			spoofCase{"client claims an own proxy", peer, xff("10.0.0.7, 104.16.0.1, 10.0.0.5"), "10.0.0.7", "Cloudflare wrote it: the walk stops at the edge, not at the first own address"},
 			spoofCase{"all own", peer, xff("10.0.0.1, 10.0.0.5"), "peer", "no edge found"},
+			// Design limit (Middleware's doc, "What it cannot see"): the
+			// Middleware judges its own peer only. A client that reaches
+			// the load balancer directly (198.18.0.9) is recorded as the
+			// edge, and the entry it wrote left of that is returned. Your
+			// proxies must admit only the edge.
+			spoofCase{"design limit: the load balancer reached directly", peer, xff("192.0.2.66, 198.18.0.9, 10.0.0.5"), "192.0.2.66",
+				"the own proxies are believed to admit only the edge"},
 		))
 	})
 }
