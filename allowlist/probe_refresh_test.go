@@ -136,3 +136,29 @@ func TestRefreshCancelledWhileWaitingForTheTurn(t *testing.T) {
 		t.Errorf("a cancelled wait counted as a failure: %+v", st)
 	}
 }
+
+// TestForceIsNotReadBackFromTheCache: a forced shrink is written to the
+// cache, but nothing in that file can waive a check: a new process judges
+// it against the embedded list, refuses it, and needs Force again.
+func TestForceIsNotReadBackFromTheCache(t *testing.T) {
+	api := newFakeAPI(t)
+	_, v6 := goodLists()
+	small := []string{"173.245.48.0/20", "104.16.0.0/13", "172.64.0.0/13"}
+	api.answer(200, okBody("small", small, v6))
+	path := filepath.Join(t.TempDir(), "cf.json")
+	r := &Refresher{Fetcher: api.fetcher(), CachePath: path}
+	if err := r.Force(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if loadsCache(t, api, path) {
+		t.Error("a forced shrink in the cache was loaded by a new process without Force")
+	}
+	api.answer(200, okBody("small", small, v6))
+	r2 := &Refresher{Fetcher: api.fetcher(), CachePath: path}
+	if err := r2.Refresh(context.Background()); !errors.Is(err, ErrShrink) {
+		t.Errorf("after a restart the shrink is not refused: %v", err)
+	}
+	if err := r2.Force(context.Background()); err != nil {
+		t.Errorf("Force after a restart: %v", err)
+	}
+}

@@ -285,6 +285,10 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 // A forced list becomes the reference the Guard measures later lists
 // against (unless [Guard.Reference] is set), so that the next change is
 // judged against what the operator vouched for, not the embedded list.
+// That reference lives in memory only: nothing read from the cache file can
+// waive a check, so after a restart the cached list and the next fetch are
+// judged against the embedded list again, and a shrink must be forced
+// again (or set [Guard.Reference] to the list you vouched for).
 func (r *Refresher) Force(ctx context.Context) error {
 	g := r.Guard
 	g.AllowShrink = true

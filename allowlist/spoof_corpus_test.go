@@ -123,6 +123,7 @@ func singleAddressCases(name string) []spoofCase {
 		{"multicast v4", edge4, one("224.0.0.1"), "peer", "a multicast address is never a source"},
 		{"multicast v6", edge6, one("ff02::1"), "peer", "a multicast address is never a source"},
 		{"loopback", edge4, one("127.0.0.1"), "127.0.0.1", "a loopback client of the edge is the edge's word; never confused with the peer"},
+		{"pseudo IPv4", edge4, one("240.16.0.1"), "240.16.0.1", "Cloudflare's Pseudo IPv4 (overwrite headers) writes class E addresses: the edge's word"},
 		{"private", edge4, one("10.0.0.1"), "10.0.0.1", "the edge's word (a private network behind the edge)"},
 		{"the peer itself", edge4, one("104.16.0.1"), "104.16.0.1", "the edge may name itself (a subrequest): still its word"},
 		{"a Worker", edge4, one(worker), worker, "a Worker's subrequest: Cloudflare names the Worker, not the visitor behind it"},
