@@ -72,7 +72,8 @@
 // it saw, so the client is the rightmost entry; your own proxies in front
 // are named separately ([Middleware.TrustedProxies] or
 // [Middleware.TrustedProxyCount]). True-Client-IP is set by Cloudflare only
-// with its Enterprise True-Client-IP setting: without it, a visitor's own
+// when the zone asks for it (the "Add True-Client-IP header" Managed
+// Transform, formerly an Enterprise setting): without it, a visitor's own
 // True-Client-IP passes through and anyone can choose it; no other header
 // (X-Real-IP) is written by Cloudflare at all. A Middleware judges only its
 // own peer: behind your own proxies, those must admit only the edge, and

@@ -17,9 +17,9 @@ import (
 // A name other than the constants below (X-Real-IP, Fastly-Client-IP, ...)
 // is read like CFConnectingIP: one address, believed as written. Use one
 // only if every peer in Trusted overwrites it. Cloudflare writes
-// CF-Connecting-IP and X-Forwarded-For (and True-Client-IP with the
-// Enterprise setting) and no other: behind Cloudflare, X-Real-IP is
-// whatever the visitor sent.
+// CF-Connecting-IP and X-Forwarded-For (and True-Client-IP when the zone
+// asks for it) and no other: behind Cloudflare, X-Real-IP is whatever the
+// visitor sent.
 type Header string
 
 // The headers a [Middleware] can read the client address from.
@@ -27,11 +27,12 @@ const (
 	// CFConnectingIP is Cloudflare's header: exactly one address, set by
 	// the edge on every proxied request. The default.
 	CFConnectingIP Header = "Cf-Connecting-Ip"
-	// TrueClientIP is the header of Cloudflare's Enterprise
-	// True-Client-IP setting (and of Akamai); one address. Without that
-	// setting Cloudflare passes a True-Client-IP the visitor sent through
-	// untouched, so anyone can choose it: use it only if your zone has the
-	// setting on.
+	// TrueClientIP is the header Cloudflare adds when the zone asks for it
+	// (the "Add True-Client-IP header" Managed Transform, formerly the
+	// Enterprise True-Client-IP setting; Akamai uses it too); one address.
+	// Without that, Cloudflare passes a True-Client-IP the visitor sent
+	// through untouched, so anyone can choose it: use it only if your zone
+	// has it on.
 	TrueClientIP Header = "True-Client-Ip"
 	// XForwardedFor is the comma-separated proxy chain, every hop
 	// appending the address it saw. The client is the entry the edge

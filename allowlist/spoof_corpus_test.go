@@ -81,7 +81,7 @@ func runCorpus(t *testing.T, m allowlist.Middleware, cases []spoofCase) {
 
 // singleAddressCases apply to every header that carries one address
 // written (or overwritten) by the edge: CF-Connecting-IP, True-Client-IP
-// (with Cloudflare's Enterprise setting), X-Real-IP (behind a proxy that
+// (when the zone asks Cloudflare for it), X-Real-IP (behind a proxy that
 // overwrites it).
 func singleAddressCases(name string) []spoofCase {
 	one := func(v string) http.Header { return hdr(name, v) }
@@ -149,7 +149,8 @@ func TestSpoofCorpusCFConnectingIP(t *testing.T) {
 }
 
 func TestSpoofCorpusTrueClientIP(t *testing.T) {
-	// Believed only with Cloudflare's Enterprise True-Client-IP setting,
+	// Believed only when the zone has Cloudflare add it ("Add True-Client-IP
+	// header" Managed Transform, formerly an Enterprise setting),
 	// which overwrites the header (see TrueClientIP's doc).
 	runCorpus(t, allowlist.Middleware{Trusted: allowlist.Cloudflare(), Header: "true-client-ip"}, singleAddressCases("True-Client-Ip"))
 }
