@@ -162,3 +162,41 @@ func TestForceIsNotReadBackFromTheCache(t *testing.T) {
 		t.Errorf("Force after a restart: %v", err)
 	}
 }
+
+// TestSubscribersOwnTheirDiff: each subscriber gets a Change it may do as
+// it likes with (sort its Diff for display, reuse the slice): one that
+// writes its Diff must not race with, or change what, another reads.
+func TestSubscribersOwnTheirDiff(t *testing.T) {
+	api := newFakeAPI(t)
+	v4, v6 := goodLists()
+	api.answer(200, okBody("a", v4, v6))
+	r := &Refresher{Fetcher: api.fetcher()}
+	if err := r.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	got := make(chan string, 1)
+	defer r.Subscribe(func(c Change) {
+		defer wg.Done()
+		for i := range c.Diff.Added {
+			c.Diff.Added[i] = pfx("192.0.2.0/24") // scribble
+		}
+		for i := range c.Diff.Removed {
+			c.Diff.Removed[i] = pfx("192.0.2.0/24")
+		}
+	})()
+	defer r.Subscribe(func(c Change) {
+		defer wg.Done()
+		time.Sleep(10 * time.Millisecond)
+		got <- c.Diff.String()
+	})()
+	api.answer(200, okBody("b", append(slices.Clone(v4), "45.0.0.0/24"), v6))
+	if err := r.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if s := <-got; s != "+45.0.0.0/24\n" {
+		t.Errorf("the second subscriber saw %q", s)
+	}
+}

@@ -120,7 +120,8 @@ var embeddedSnapshot = sync.OnceValue(func() *snapshot {
 	return &snapshot{ranges: r, set: s, confirmed: true}
 })
 
-// Change tells subscribers what a refresh changed.
+// Change tells subscribers what a refresh changed. Each subscriber gets
+// slices of its own (in Diff and Ranges), free to modify.
 type Change struct {
 	Old, New Set
 	Diff     Diff
@@ -360,7 +361,8 @@ func (r *Refresher) refresh(ctx context.Context, g Guard) error {
 		"etag", change.Ranges.ETag)
 	for _, s := range subs {
 		c := *change
-		c.Ranges = c.Ranges.clone() // each subscriber its own
+		c.Ranges = c.Ranges.clone() // each subscriber its own slices
+		c.Diff = Diff{Added: slices.Clone(c.Diff.Added), Removed: slices.Clone(c.Diff.Removed)}
 		s.deliver(c)
 	}
 	return nil
