@@ -74,9 +74,11 @@
 // [Middleware.TrustedProxyCount]). True-Client-IP is set by Cloudflare only
 // when the zone asks for it (the "Add True-Client-IP header" Managed
 // Transform, formerly an Enterprise setting): without it, a visitor's own
-// True-Client-IP passes through and anyone can choose it; no other header
-// (X-Real-IP) is written by Cloudflare at all. A Middleware judges only its
-// own peer: behind your own proxies, those must admit only the edge, and
-// nothing in front of it may rewrite Request.RemoteAddr. To know that a
-// request came through your zone, use Authenticated Origin Pulls.
+// True-Client-IP passes through, and the Middleware believes one only if it
+// agrees with CF-Connecting-IP. X-Real-IP is stripped from visitors'
+// requests but set at will by any Worker's subrequest: never believe it
+// behind Cloudflare. A Middleware judges only its own peer: behind your own
+// proxies, those must admit only the edge, and nothing in front of it may
+// rewrite Request.RemoteAddr. To know that a request came through your
+// zone, use Authenticated Origin Pulls.
 package allowlist

@@ -18,8 +18,8 @@ import (
 // is read like CFConnectingIP: one address, believed as written. Use one
 // only if every peer in Trusted overwrites it. Cloudflare writes
 // CF-Connecting-IP and X-Forwarded-For (and True-Client-IP when the zone
-// asks for it) and no other: behind Cloudflare, X-Real-IP is whatever the
-// visitor sent.
+// asks for it). It strips a visitor's X-Real-IP, but a Worker's subrequest
+// sets it at will: behind Cloudflare, never read X-Real-IP.
 type Header string
 
 // The headers a [Middleware] can read the client address from.
@@ -32,7 +32,9 @@ const (
 	// Enterprise True-Client-IP setting; Akamai uses it too); one address.
 	// Without that, Cloudflare passes a True-Client-IP the visitor sent
 	// through untouched, so anyone can choose it: use it only if your zone
-	// has it on.
+	// has it on. Cloudflare gives it CF-Connecting-IP's value, so when a
+	// CF-Connecting-IP header is present and does not hold the same one
+	// address, neither is believed and the client is the peer.
 	TrueClientIP Header = "True-Client-Ip"
 	// XForwardedFor is the comma-separated proxy chain, every hop
 	// appending the address it saw. The client is the entry the edge
@@ -300,12 +302,31 @@ func (m Middleware) clientFromHeader(h http.Header, peer netip.Addr) (netip.Addr
 	case XForwardedFor:
 		return m.forwardedFor(h[string(XForwardedFor)], peer)
 	default:
-		values := h[string(m.Header)]
-		if len(values) != 1 {
-			return netip.Addr{}, false // missing, or repeated: which one would be true?
+		ip, ok := single(h, m.Header)
+		if ok && m.Header == TrueClientIP {
+			// Cloudflare writes it with CF-Connecting-IP's value. Where
+			// the zone has not asked for it, the visitor's (or a
+			// Worker's) own passes through beside Cloudflare's
+			// CF-Connecting-IP: any disagreement is a forgery.
+			if _, present := h[string(CFConnectingIP)]; present {
+				cf, cfOK := single(h, CFConnectingIP)
+				ok = cfOK && cf == ip
+			}
 		}
-		return parseClientAddr(values[0])
+		if !ok {
+			return netip.Addr{}, false
+		}
+		return ip, true
 	}
+}
+
+// single reads the one address in header name (canonical).
+func single(h http.Header, name Header) (netip.Addr, bool) {
+	values := h[string(name)]
+	if len(values) != 1 {
+		return netip.Addr{}, false // missing, or repeated: which one would be true?
+	}
+	return parseClientAddr(values[0])
 }
 
 // parseClientAddr parses one address from a header, between optional

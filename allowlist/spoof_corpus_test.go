@@ -148,6 +148,25 @@ func TestSpoofCorpusCFConnectingIP(t *testing.T) {
 	}
 }
 
+// TestSpoofCorpusTrueClientIPAgainstCFConnectingIP: Cloudflare writes
+// True-Client-IP with exactly CF-Connecting-IP's value ("there is no
+// difference between the True-Client-IP and CF-Connecting-IP headers
+// besides the name", Cloudflare's HTTP request headers reference). When the
+// zone has not asked for it, a visitor's or a Worker's own True-Client-IP
+// passes through while CF-Connecting-IP is Cloudflare's: a disagreement
+// says the header was forged, and neither is believed.
+func TestSpoofCorpusTrueClientIPAgainstCFConnectingIP(t *testing.T) {
+	runCorpus(t, allowlist.Middleware{Trusted: allowlist.Cloudflare(), Header: allowlist.TrueClientIP}, []spoofCase{
+		{"agree", edge4, hdr("True-Client-Ip", "203.0.113.7", "Cf-Connecting-Ip", "203.0.113.7"), "203.0.113.7", "Cloudflare wrote both"},
+		{"agree, spelt differently", edge6, hdr("True-Client-Ip", "::ffff:203.0.113.7", "Cf-Connecting-Ip", "203.0.113.7"), "203.0.113.7", "the same address"},
+		{"visitor forges True-Client-IP", edge4, hdr("True-Client-Ip", "192.0.2.66", "Cf-Connecting-Ip", "203.0.113.7"), "peer", "Cloudflare did not write it"},
+		{"Worker forges True-Client-IP", edge6, hdr("True-Client-Ip", "10.0.0.1", "Cf-Connecting-Ip", worker), "peer", "Cloudflare did not write it"},
+		{"CF-Connecting-IP repeated", edge4, hdr("True-Client-Ip", "203.0.113.7", "Cf-Connecting-Ip", "203.0.113.7", "Cf-Connecting-Ip", "192.0.2.66"), "peer", "nothing to check against"},
+		{"CF-Connecting-IP malformed", edge4, hdr("True-Client-Ip", "203.0.113.7", "Cf-Connecting-Ip", "bogus"), "peer", "nothing to check against"},
+		{"no CF-Connecting-IP (another edge, Akamai)", edge4, hdr("True-Client-Ip", "203.0.113.7"), "203.0.113.7", "no Cloudflare header to disagree with"},
+	})
+}
+
 func TestSpoofCorpusTrueClientIP(t *testing.T) {
 	// Believed only when the zone has Cloudflare add it ("Add True-Client-IP
 	// header" Managed Transform, formerly an Enterprise setting),
@@ -158,7 +177,8 @@ func TestSpoofCorpusTrueClientIP(t *testing.T) {
 func TestSpoofCorpusXRealIP(t *testing.T) {
 	// Behind a proxy that overwrites X-Real-IP (nginx's
 	// proxy_set_header X-Real-IP $remote_addr), at 104.16.0.1 here only so
-	// that the shared cases apply.
+	// that the shared cases apply. Behind Cloudflare itself X-Real-IP must
+	// never be read: a Worker's subrequest sets it at will (Header's doc).
 	runCorpus(t, allowlist.Middleware{Trusted: allowlist.MustParse("104.16.0.0/13\n2606:4700::/32\n"), Header: "x-real-ip"}, singleAddressCases("X-Real-Ip"))
 }
 
