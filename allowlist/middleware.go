@@ -108,7 +108,10 @@ type Middleware struct {
 	// for every address in TrustedProxies; the first address that is not
 	// is the edge, and the client is the entry the edge wrote, just left of
 	// it. It must not contain the edge's ranges: then a Cloudflare
-	// customer's Worker would pass for one of your proxies.
+	// customer's Worker would pass for one of your proxies. Validate
+	// refuses it when it holds any part of Cloudflare's published ranges
+	// (exactly for a Set; for another Matcher, as far as asking it for
+	// each range's first address and the Workers' address can tell).
 	TrustedProxies Matcher
 	// TrustedProxyCount, for X-Forwarded-For only, is the number of your
 	// own proxies between the edge and this server, each appending one
@@ -129,7 +132,9 @@ var ErrInvalidMiddleware = errors.New("allowlist: invalid Middleware")
 // Validate reports every problem of m's configuration, or nil: a header
 // name that is not an HTTP token, a negative TrustedProxyCount, both
 // TrustedProxies and TrustedProxyCount, either of them with a header other
-// than X-Forwarded-For, or a RejectStatus that is not an error status.
+// than X-Forwarded-For, TrustedProxies holding any of Cloudflare's ranges
+// (see [Middleware.TrustedProxies]), or a RejectStatus that is not an
+// error status.
 // [Middleware.Wrap] panics with this error.
 func (m Middleware) Validate() error {
 	var errs []error
@@ -146,6 +151,11 @@ func (m Middleware) Validate() error {
 	if (m.TrustedProxies != nil || m.TrustedProxyCount != 0) && h != XForwardedFor {
 		errs = append(errs, fmt.Errorf("TrustedProxies and TrustedProxyCount apply to X-Forwarded-For, not to %q", string(h)))
 	}
+	if m.TrustedProxies != nil {
+		if p, ok := holdsEdge(m.TrustedProxies); ok {
+			errs = append(errs, fmt.Errorf("TrustedProxies holds Cloudflare's %s: every Cloudflare customer's Worker would pass for one of your proxies", p))
+		}
+	}
 	if m.RejectStatus != 0 && (m.RejectStatus < 400 || m.RejectStatus > 599) {
 		errs = append(errs, fmt.Errorf("RejectStatus %d is not a 4xx or 5xx status", m.RejectStatus))
 	}
@@ -153,6 +163,35 @@ func (m Middleware) Validate() error {
 		return nil
 	}
 	return fmt.Errorf("%w: %w", ErrInvalidMiddleware, errors.Join(errs...))
+}
+
+// workerAddr is the client address Cloudflare gives a Worker's cross-zone
+// subrequest, inside 2a06:98c0::/29.
+var workerAddr = netip.MustParseAddr("2a06:98c0:3600::103")
+
+// holdsEdge reports a prefix of Cloudflare's published ranges that m
+// contains, wholly or in part: exactly for a Set, for another Matcher by
+// asking for the first address of each range and for the Workers' address.
+func holdsEdge(m Matcher) (netip.Prefix, bool) {
+	cf := Cloudflare()
+	if s, ok := m.(Set); ok {
+		for p := range cf.All() {
+			if _, ok := overlap(s, p); ok {
+				return p, true
+			}
+		}
+		return netip.Prefix{}, false
+	}
+	for p := range cf.All() {
+		if m.Contains(p.Addr()) {
+			return p, true
+		}
+	}
+	if m.Contains(workerAddr) {
+		p, _ := cf.Lookup(workerAddr)
+		return p, true
+	}
+	return netip.Prefix{}, false
 }
 
 // header returns m.Header canonicalised, with the default applied.

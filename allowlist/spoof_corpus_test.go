@@ -357,3 +357,36 @@ func TestListenerDualStack(t *testing.T) {
 		inner.Close()
 	}
 }
+
+// everything is a Matcher that contains every address: "trust all proxies",
+// as gin's default does.
+type everything struct{}
+
+func (everything) Contains(netip.Addr) bool { return true }
+
+// TestTrustedProxiesMustNotHoldTheEdge: a user coming from gin
+// (SetTrustedProxies with Cloudflare's list) or realclientip-go (rightmost
+// trusted range) puts Cloudflare's ranges in TrustedProxies. Then every
+// Worker's entry, and every Cloudflare address a Worker forges, is skipped
+// as an own proxy's, and the client is whatever the Worker wrote further
+// left. Validate refuses it, so Wrap panics at start-up.
+func TestTrustedProxiesMustNotHoldTheEdge(t *testing.T) {
+	xff := http.Header{"X-Forwarded-For": {"198.51.100.9, 192.0.2.1, " + worker}}
+	for name, tp := range map[string]allowlist.Matcher{
+		"Cloudflare()":          allowlist.Cloudflare(),
+		"a Refresher":           &allowlist.Refresher{},
+		"own plus one edge /24": allowlist.MustParse("10.0.0.0/8\n104.16.5.0/24\n"),
+		"the Workers' /48":      allowlist.MustParse("2a06:98c0:3600::/48\n"),
+		"every address":         everything{},
+	} {
+		m := allowlist.Middleware{Trusted: allowlist.Cloudflare(), Header: allowlist.XForwardedFor, TrustedProxies: tp}
+		if err := m.Validate(); err == nil {
+			t.Errorf("%s: Validate accepts it; the client would be %s", name, outcome(m, edge6, xff))
+		}
+	}
+	ok := allowlist.Middleware{Trusted: allowlist.MustParse("10.0.0.0/8\n"), Header: allowlist.XForwardedFor,
+		TrustedProxies: allowlist.MustParse("10.0.0.0/8\n192.0.2.0/24\n")}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("own proxies only: %v", err)
+	}
+}
