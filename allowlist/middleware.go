@@ -117,7 +117,12 @@ type Middleware struct {
 	// own proxies between the edge and this server, each appending one
 	// entry: the client is the entry TrustedProxyCount places left of the
 	// rightmost. Zero (with a nil TrustedProxies) means the peer is the
-	// edge. Set TrustedProxies or TrustedProxyCount, not both.
+	// edge. Set TrustedProxies or TrustedProxyCount, not both. Cloudflare
+	// is not one of the proxies counted, and with a count Trusted must not
+	// hold Cloudflare's ranges: a peer there would be the edge itself, and
+	// the count would skip its entry to one the client wrote (Validate
+	// refuses it). Where the edge may connect directly as well as through
+	// your proxies, name them in TrustedProxies instead.
 	TrustedProxyCount int
 	// RejectStatus answers untrusted peers; zero means 403 Forbidden.
 	RejectStatus int
@@ -133,8 +138,9 @@ var ErrInvalidMiddleware = errors.New("allowlist: invalid Middleware")
 // name that is not an HTTP token, a negative TrustedProxyCount, both
 // TrustedProxies and TrustedProxyCount, either of them with a header other
 // than X-Forwarded-For, TrustedProxies holding any of Cloudflare's ranges
-// (see [Middleware.TrustedProxies]), or a RejectStatus that is not an
-// error status.
+// (see [Middleware.TrustedProxies]), TrustedProxyCount with a Trusted that
+// holds any of them (see [Middleware.TrustedProxyCount]), or a
+// RejectStatus that is not an error status.
 // [Middleware.Wrap] panics with this error.
 func (m Middleware) Validate() error {
 	var errs []error
@@ -154,6 +160,11 @@ func (m Middleware) Validate() error {
 	if m.TrustedProxies != nil {
 		if p, ok := holdsEdge(m.TrustedProxies); ok {
 			errs = append(errs, fmt.Errorf("TrustedProxies holds Cloudflare's %s: every Cloudflare customer's Worker would pass for one of your proxies", p))
+		}
+	}
+	if m.TrustedProxyCount > 0 && m.Trusted != nil {
+		if p, ok := holdsEdge(m.Trusted); ok {
+			errs = append(errs, fmt.Errorf("TrustedProxyCount %d with Trusted holding Cloudflare's %s: a peer in it is the edge, with none of your proxies after it, and the entries the count skips would be the client's", m.TrustedProxyCount, p))
 		}
 	}
 	if m.RejectStatus != 0 && (m.RejectStatus < 400 || m.RejectStatus > 599) {

@@ -390,3 +390,33 @@ func TestTrustedProxiesMustNotHoldTheEdge(t *testing.T) {
 		t.Errorf("own proxies only: %v", err)
 	}
 }
+
+// TestTrustedProxyCountWithEdgePeers: TrustedProxyCount counts your own
+// proxies after the edge; a user who counts Cloudflare itself as "one
+// proxy" (Trusted: Cloudflare(), TrustedProxyCount: 1) makes the walk skip
+// Cloudflare's entry and return the one left of it, which the client
+// wrote. A peer that may be the edge itself and a count of proxies after
+// the edge cannot both hold, so Validate refuses the pair.
+func TestTrustedProxyCountWithEdgePeers(t *testing.T) {
+	xff := http.Header{"X-Forwarded-For": {"192.0.2.66, 203.0.113.7"}}
+	for name, trusted := range map[string]allowlist.Matcher{
+		"Cloudflare()":          allowlist.Cloudflare(),
+		"a Refresher":           &allowlist.Refresher{},
+		"own plus Cloudflare's": allowlist.MustParse("10.0.0.0/8\n").Union(allowlist.Cloudflare()),
+	} {
+		m := allowlist.Middleware{Trusted: trusted, Header: allowlist.XForwardedFor, TrustedProxyCount: 1}
+		if err := m.Validate(); err == nil {
+			t.Errorf("%s: Validate accepts it; the client would be %s", name, outcome(m, edge4, xff))
+		}
+	}
+	// Trusted holding the edge with TrustedProxies is sound: an edge peer
+	// is not an own proxy, so its entry is the client.
+	m := allowlist.Middleware{Trusted: allowlist.MustParse("10.0.0.0/8\n").Union(allowlist.Cloudflare()),
+		Header: allowlist.XForwardedFor, TrustedProxies: allowlist.MustParse("10.0.0.0/8\n")}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := outcome(m, edge4, xff); got != "203.0.113.7" {
+		t.Errorf("edge peer with TrustedProxies: %s", got)
+	}
+}
