@@ -206,8 +206,8 @@ func ExampleRefresher() {
 	defer api.Close()
 
 	r := &allowlist.Refresher{Fetcher: allowlist.NewFetcher(allowlist.WithBaseURL(api.URL))}
-	done := make(chan struct{})
-	r.Subscribe(func(c allowlist.Change) { fmt.Print("changed:\n", c.Diff); close(done) })
+	changes := make(chan allowlist.Change, 1)
+	r.Subscribe(func(c allowlist.Change) { changes <- c })
 
 	probe := netip.MustParseAddr("198.41.0.1")
 	fmt.Println(r.Contains(probe), r.Status().Source == allowlist.EmbeddedSource)
@@ -215,7 +215,8 @@ func ExampleRefresher() {
 		panic(err)
 	}
 	fmt.Println(r.Contains(probe), r.Status().ETag)
-	<-done // subscribers run on goroutines of their own
+	c := <-changes // subscribers run on goroutines of their own
+	fmt.Print("changed:\n", c.Diff)
 	// Output:
 	// false true
 	// true e2
