@@ -48,7 +48,7 @@ func BenchmarkApply100k(b *testing.B) {
 			Interfaces: []string{"eth0"},
 		}
 	}
-	for _, backend := range firewall.Backends {
+	for _, backend := range firewall.Backends() {
 		b.Run(string(backend), func(b *testing.B) {
 			benchNeeds(b, backend)
 			node := testbed.NewNetns(b, "node")
@@ -75,7 +75,7 @@ func BenchmarkApply100k(b *testing.B) {
 func BenchmarkConnections(b *testing.B) {
 	client := netip.MustParseAddr("192.0.2.2")
 	server := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), 10250)
-	for _, backend := range firewall.Backends {
+	for _, backend := range firewall.Backends() {
 		for _, n := range []int{1, 1_000, 10_000, 100_000} {
 			benchNeeds(b, backend)
 			node, edge := testbed.NewNetns(b, "node"), testbed.NewNetns(b, "edge")
