@@ -19,8 +19,10 @@ type Script struct {
 const (
 	chainPrerouting = "ORIGINGUARD-PREROUTING" // jumped to from mangle PREROUTING
 	chainPreDNAT    = "ORIGINGUARD-PREDNAT"    // PreDNAT rules
+	chainMark       = "ORIGINGUARD-MARK"       // PreDNAT accepts go here: mark the flow
 	chainInput      = "ORIGINGUARD-INPUT"      // jumped to from filter INPUT
 	chainLocal      = "ORIGINGUARD-LOCAL"      // Local rules and the default verdict
+	chainForward    = "ORIGINGUARD-FORWARD"    // jumped to from filter FORWARD
 	chainPrefix     = "ORIGINGUARD-"
 
 	nftTable = "originguard" // nft table inet originguard
@@ -30,15 +32,17 @@ const (
 // hook is one jump from a built-in chain into ours.
 type hook struct{ table, builtin, chain string }
 
+// hooks are the jumps from built-in chains into ours, one each.
 var hooks = []hook{
 	{"mangle", "PREROUTING", chainPrerouting},
 	{"filter", "INPUT", chainInput},
+	{"filter", "FORWARD", chainForward},
 }
 
 // ownChains lists our chains per table, in declaration order.
 var ownChains = map[string][]string{
-	"mangle": {chainPrerouting, chainPreDNAT},
-	"filter": {chainInput, chainLocal},
+	"mangle": {chainPrerouting, chainPreDNAT, chainMark},
+	"filter": {chainInput, chainLocal, chainForward},
 }
 
 // Render validates s and renders it for backend b. It returns the errors of
@@ -47,9 +51,9 @@ var ownChains = map[string][]string{
 // the same text.
 //
 // Every rendered text touches only what this package owns: the chains
-// ORIGINGUARD-PREROUTING and ORIGINGUARD-PREDNAT (mangle), ORIGINGUARD-INPUT
-// and ORIGINGUARD-LOCAL (filter), the ipsets og-<set>-v4 and og-<set>-v6,
-// and the nft table inet originguard. Chains and tables of kube-proxy
+// ORIGINGUARD-PREROUTING, ORIGINGUARD-PREDNAT and ORIGINGUARD-MARK (mangle),
+// ORIGINGUARD-INPUT, ORIGINGUARD-LOCAL and ORIGINGUARD-FORWARD (filter), the
+// ipsets og-<set>-v4 and og-<set>-v6, and the nft table inet originguard. Chains and tables of kube-proxy
 // (KUBE-*), Calico (cali-*), flannel and Docker are never flushed, deleted
 // or reordered.
 //
@@ -61,7 +65,8 @@ var ownChains = map[string][]string{
 //	iptables -t filter -C INPUT -j ORIGINGUARD-INPUT 2>/dev/null ||
 //		iptables -t filter -I INPUT 1 -j ORIGINGUARD-INPUT
 //
-// and likewise for the other hooks the package doc lists.
+// and likewise for mangle PREROUTING → ORIGINGUARD-PREROUTING and filter
+// FORWARD → ORIGINGUARD-FORWARD, in iptables and ip6tables.
 func (s Spec) Render(b Backend) (Script, error) {
 	switch b {
 	case IPTables, IPSet, NFTables:

@@ -180,7 +180,7 @@ func TestValidate(t *testing.T) {
 		{"log", func(s *firewall.Spec) {
 			s.Log = firewall.Log{PerMinute: -1, Prefix: "a prefix that is much too long for iptables"}
 		},
-			[]string{"negative rate", "log prefix"}},
+			[]string{"rate -1/minute", "log prefix"}},
 	} {
 		s := ok
 		s.Sets = append([]firewall.Set(nil), ok.Sets...)
@@ -228,8 +228,9 @@ func TestCanonicalSets(t *testing.T) {
 			in = append(in, randPrefix())
 		}
 		spec := firewall.Spec{
-			Sets:       []firewall.Set{{Name: "s", Prefixes: in}},
-			Interfaces: []string{"eth0"},
+			Sets:         []firewall.Set{{Name: "s", Prefixes: in}},
+			Interfaces:   []string{"eth0"},
+			AllowLockout: true,
 		}
 		script, err := spec.Render(firewall.IPSet)
 		if err != nil {
@@ -280,18 +281,18 @@ func TestCanonicalSets(t *testing.T) {
 // one element per prefix.
 func TestRenderPlainScales(t *testing.T) {
 	edge := manyPrefixes(10_000)
-	spec := firewall.Node{Interfaces: []string{"eth0"}, Edge: edge}.Spec()
+	spec := firewall.Node{Interfaces: []string{"eth0"}, Edge: edge, AllowLockout: true}.Spec()
 	plain, err := spec.Render(firewall.IPTables)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// two NodePort rules (TCP, UDP) from edge
-	if got := strings.Count(plain.IPv4, "--dport 30000:32767 -m comment --comment \"NodePorts: the edge only\" -j RETURN\n"); got != 2*len(edge) {
-		t.Errorf("plain: %d edge rules, want %d", got, 2*len(edge))
+	if got := strings.Count(plain.IPv4, "--dport 30000:32767 -m comment --comment \"NodePorts: the edge\" -g ORIGINGUARD-MARK\n"); got != 3*len(edge) {
+		t.Errorf("plain: %d edge rules, want %d", got, 3*len(edge))
 	}
 	sets, _ := spec.Render(firewall.IPSet)
-	if got := strings.Count(sets.IPv4, "--match-set og-edge-v4 src"); got != 2 {
-		t.Errorf("ipset: %d edge rules, want 2", got)
+	if got := strings.Count(sets.IPv4, "--match-set og-edge-v4 src"); got != 3 {
+		t.Errorf("ipset: %d edge rules, want 3", got)
 	}
 	if got := strings.Count(sets.IPSet, "add og-edge-v4-new "); got != len(edge) {
 		t.Errorf("ipset: %d entries, want %d", got, len(edge))

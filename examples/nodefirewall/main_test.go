@@ -58,7 +58,7 @@ func TestRender(t *testing.T) {
 }
 
 func TestDefaultIsNFTablesOnEth0(t *testing.T) {
-	got := render(t)
+	got := render(t, "-cluster", "10.0.0.0/8")
 	for _, want := range []string{"backend nftables", "# interfaces: eth0\n", "table inet originguard {", `iifname "eth0"`} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output without flags lacks %q:\n%s", want, got)
@@ -96,11 +96,13 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-backend", "pf"}, []string{`unknown backend "pf"`}},
 		{[]string{"-cluster", "10.0.0.0/8,10.0.0.0/33"}, []string{"-cluster", `"10.0.0.0/33"`}},
 		{[]string{"-admin", "office"}, []string{"-admin", `"office"`}},
-		{[]string{"-iface", "lo"}, []string{`"lo"`}},
-		{[]string{"-edge-file", bad}, []string{bad, "104.16.0.0/33", "line 2"}},
-		{[]string{"-edge-file", empty}, []string{empty, "no prefixes"}},
-		{[]string{"-edge-file", filepath.Join(dir, "missing.txt")}, []string{"missing.txt"}},
+		{[]string{"-iface", "lo", "-cluster", "10.0.0.0/8"}, []string{`"lo"`}},
+		{[]string{"-edge-file", bad, "-cluster", "10.0.0.0/8"}, []string{bad, "104.16.0.0/33", "line 2"}},
+		{[]string{"-edge-file", empty, "-cluster", "10.0.0.0/8"}, []string{empty, "no prefixes"}},
+		{[]string{"-edge-file", filepath.Join(dir, "missing.txt"), "-cluster", "10.0.0.0/8"}, []string{"missing.txt"}},
 		{[]string{"-apply"}, []string{"-apply needs -cluster"}},
+		{nil, []string{"closed to everyone", "-allow-lockout"}},
+		{[]string{"-balancer", "192.168.255.0/33"}, []string{"-balancer", `"192.168.255.0/33"`}},
 		{[]string{"eth0"}, []string{`unexpected argument "eth0"`}},
 		{[]string{"-nodes"}, []string{"-nodes"}},
 	} {
