@@ -37,12 +37,12 @@ func BenchmarkRender1M(b *testing.B) {
 			Ports: firewall.Ports(30000, 32767), From: "edge", Verdict: firewall.Accept}},
 		Interfaces: []string{"eth0"},
 	}
-	for _, backend := range firewall.Backends {
+	for _, backend := range firewall.Backends() {
 		b.Run(string(backend), func(b *testing.B) {
 			b.ReportAllocs()
 			var size int
 			for b.Loop() {
-				s, err := spec.Render(backend, firewall.Saved{})
+				s, err := spec.Render(backend)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -42,12 +42,13 @@
 // The iptables backends own the chains ORIGINGUARD-PREROUTING and
 // ORIGINGUARD-PREDNAT (mangle) and ORIGINGUARD-INPUT and ORIGINGUARD-LOCAL
 // (filter). Restore input is used with --noflush and declares only those
-// chains, which flushes only them. The single jump from PREROUTING and from
-// INPUT is the one thing restore input cannot make idempotent by itself (it
-// cannot test whether a rule exists), so [Spec.Render] takes what
-// iptables-save prints now ([Saved]) and emits an insert only when the jump
-// is missing, and deletes duplicates. The jump is inserted at the top once
-// and never moved afterwards.
+// chains, which flushes only them. [Spec.Render] is pure: it reads no node
+// state, and its text has no jump from the built-in chains, because restore
+// input cannot test whether a rule exists. The [Applier] reads iptables-save
+// first and adds exactly the lines that leave one jump from PREROUTING and
+// from INPUT: an insert at the top when there is none, deletes when there
+// are several. The jump is inserted at the top once and never moved
+// afterwards.
 //
 // # NodePorts and DNAT
 //
@@ -118,9 +119,8 @@
 //
 // Without the Applier, the rendered text can be loaded by a shell script:
 // ipset restore < sets (ipset backend only), then iptables-restore
-// --noflush and ip6tables-restore --noflush, or nft -f for nftables. Feed
-// the output of iptables-save to [Spec.Render] each time so that the jump
-// lines come out right.
+// --noflush and ip6tables-restore --noflush, then add each jump once (see
+// [Spec.Render]), or nft -f for nftables.
 //
 // # Uninstalling and switching backends
 //

@@ -66,7 +66,7 @@ func ExampleSpec_Render_nftables() {
 		},
 		Interfaces: []string{"eth0"},
 	}
-	script, err := spec.Render(firewall.NFTables, firewall.Saved{})
+	script, err := spec.Render(firewall.NFTables)
 	if err != nil {
 		panic(err)
 	}
@@ -123,8 +123,9 @@ func ExampleSpec_Render_nftables() {
 	// }
 }
 
-// The iptables backend, IPv4 half, on a node that has no jump yet. Only
-// the ORIGINGUARD-* chains are declared (so only they are flushed).
+// The iptables backend, IPv4 half. Only the ORIGINGUARD-* chains are
+// declared (so only they are flushed); the jump from INPUT is the
+// Applier's, which reads iptables-save first.
 func ExampleSpec_Render_iptables() {
 	spec := firewall.Spec{
 		Sets:       []firewall.Set{{Name: "admin", Prefixes: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}}},
@@ -132,7 +133,7 @@ func ExampleSpec_Render_iptables() {
 		Interfaces: []string{"eth0"},
 		Default:    firewall.Reject,
 	}
-	script, err := spec.Render(firewall.IPTables, firewall.Saved{})
+	script, err := spec.Render(firewall.IPTables)
 	if err != nil {
 		panic(err)
 	}
@@ -142,7 +143,6 @@ func ExampleSpec_Render_iptables() {
 	// *filter
 	// :ORIGINGUARD-INPUT - [0:0]
 	// :ORIGINGUARD-LOCAL - [0:0]
-	// -I INPUT 1 -j ORIGINGUARD-INPUT
 	// -A ORIGINGUARD-INPUT -i eth0 -j ORIGINGUARD-LOCAL
 	// -A ORIGINGUARD-LOCAL -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "replies and related" -j RETURN
 	// -A ORIGINGUARD-LOCAL -m conntrack --ctstate DNAT -m comment --comment "DNATed: vetted before DNAT" -j RETURN
@@ -163,9 +163,7 @@ func ExampleSpec_Render_ipset() {
 		Rules:      []firewall.Rule{{Comment: "SSH", Protocol: firewall.TCP, Ports: firewall.Port(22), From: "admin", Verdict: firewall.Accept}},
 		Interfaces: []string{"eth0"},
 	}
-	// What iptables-save prints now: the jump is there, so none is added.
-	saved := firewall.Saved{IPv4: "*filter\n-A INPUT -j ORIGINGUARD-INPUT\nCOMMIT\n*mangle\n-A PREROUTING -j ORIGINGUARD-PREROUTING\nCOMMIT\n"}
-	script, err := spec.Render(firewall.IPSet, saved)
+	script, err := spec.Render(firewall.IPSet)
 	if err != nil {
 		panic(err)
 	}

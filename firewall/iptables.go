@@ -39,7 +39,7 @@ func ipsetName(set string, fam int) string {
 // iptables renders restore input for family fam (4 or 6); withSets selects
 // the ipset backend (one rule per Rule, matching a set) over the plain one
 // (one rule per Rule and source prefix).
-func (n normalized) iptables(fam int, withSets bool, saved string) string {
+func (n normalized) iptables(fam int, withSets bool) string {
 	size := 4096
 	if !withSets {
 		for _, r := range n.Rules {
@@ -57,11 +57,6 @@ func (n normalized) iptables(fam int, withSets bool, saved string) string {
 			b = append(b, ':')
 			b = append(b, c...)
 			b = append(b, " - [0:0]\n"...)
-		}
-		for _, h := range hooks {
-			if h.table == table {
-				b = jumpFix(b, h, countJumps(saved, h))
-			}
 		}
 		switch table {
 		case "mangle":

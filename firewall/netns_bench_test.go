@@ -51,7 +51,7 @@ func BenchmarkApply100k(b *testing.B) {
 			Interfaces: []string{"eth0"},
 		}
 	}
-	for _, backend := range firewall.Backends {
+	for _, backend := range firewall.Backends() {
 		b.Run(string(backend), func(b *testing.B) {
 			benchNeeds(b, backend)
 			node := netns.New(b, "node")
@@ -78,7 +78,7 @@ func BenchmarkApply100k(b *testing.B) {
 func BenchmarkConnections(b *testing.B) {
 	client := netip.MustParseAddr("192.0.2.2")
 	server := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), 10250)
-	for _, backend := range firewall.Backends {
+	for _, backend := range firewall.Backends() {
 		for _, n := range []int{1, 1_000, 10_000, 100_000} {
 			benchNeeds(b, backend)
 			node, edge := netns.New(b, "node"), netns.New(b, "edge")

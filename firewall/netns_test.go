@@ -280,7 +280,7 @@ func (x *bed) foreign(t *testing.T, b firewall.Backend) string {
 }
 
 func TestApplyInNamespaces(t *testing.T) {
-	for _, b := range firewall.Backends {
+	for _, b := range firewall.Backends() {
 		t.Run(string(b), func(t *testing.T) {
 			x := newBed(t, b)
 			ctx := context.Background()
@@ -321,7 +321,7 @@ func TestApplyInNamespaces(t *testing.T) {
 // failed), and checks each time that the node's rules are exactly those of
 // the previous apply.
 func TestApplyRollsBack(t *testing.T) {
-	for _, b := range firewall.Backends {
+	for _, b := range firewall.Backends() {
 		t.Run(string(b), func(t *testing.T) {
 			x := newBed(t, b)
 			ctx := context.Background()
@@ -392,7 +392,7 @@ func TestApplyRollsBack(t *testing.T) {
 // files pin down is text the kernel accepts.
 func TestGoldenSpecsLoad(t *testing.T) {
 	for name, spec := range goldenSpecs {
-		for _, b := range firewall.Backends {
+		for _, b := range firewall.Backends() {
 			t.Run(name+"/"+string(b), func(t *testing.T) {
 				x := newBed(t, b)
 				run := x.runner()

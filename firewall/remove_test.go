@@ -88,7 +88,7 @@ func (x *bed) noneOfOurs(t *testing.T, b firewall.Backend) {
 var readOnly = []string{"iptables-save", "ip6tables-save", "ipset save", "nft list tables"}
 
 func TestRemoveInNamespaces(t *testing.T) {
-	for _, b := range firewall.Backends {
+	for _, b := range firewall.Backends() {
 		t.Run(string(b), func(t *testing.T) {
 			x := newBed(t, b)
 			if b == firewall.IPSet {
@@ -194,7 +194,7 @@ func TestSwitchBackends(t *testing.T) {
 // and after the command ran, and checks each time that the node's rules
 // are exactly as they were, stray jumps and all, at their positions.
 func TestRemoveRollsBack(t *testing.T) {
-	for _, b := range firewall.Backends {
+	for _, b := range firewall.Backends() {
 		t.Run(string(b), func(t *testing.T) {
 			x := newBed(t, b)
 			ctx := context.Background()

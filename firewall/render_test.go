@@ -37,8 +37,8 @@ var goldenSpecs = map[string]firewall.Spec{
 
 func TestRenderGolden(t *testing.T) {
 	for name, spec := range goldenSpecs {
-		for _, b := range firewall.Backends {
-			script, err := spec.Render(b, firewall.Saved{})
+		for _, b := range firewall.Backends() {
+			script, err := spec.Render(b)
 			if err != nil {
 				t.Fatalf("%s/%s: %v", name, b, err)
 			}
@@ -58,8 +58,8 @@ func TestRenderGolden(t *testing.T) {
 // that could remove or reorder rules outside our chains.
 func TestRenderNeverTouchesOthers(t *testing.T) {
 	for name, spec := range goldenSpecs {
-		for _, b := range firewall.Backends {
-			script, err := spec.Render(b, firewall.Saved{IPv4: threeJumps, IPv6: threeJumps})
+		for _, b := range firewall.Backends() {
+			script, err := spec.Render(b)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,8 +137,8 @@ func FuzzRenderText(f *testing.F) {
 		if spec.Validate() != nil {
 			return
 		}
-		for _, b := range firewall.Backends {
-			script, err := spec.Render(b, firewall.Saved{})
+		for _, b := range firewall.Backends() {
+			script, err := spec.Render(b)
 			if err != nil {
 				t.Fatalf("Validate accepted what Render refused: %v", err)
 			}
@@ -150,59 +150,6 @@ func FuzzRenderText(f *testing.F) {
 			}
 		}
 	})
-}
-
-const threeJumps = `*mangle
-:PREROUTING ACCEPT [0:0]
--A PREROUTING -j cali-PREROUTING
--A PREROUTING -j ORIGINGUARD-PREROUTING
-COMMIT
-*filter
-:INPUT ACCEPT [0:0]
--A INPUT -j ORIGINGUARD-INPUT
--A INPUT -j KUBE-FIREWALL
--A INPUT -j ORIGINGUARD-INPUT
--A INPUT -i eth0 -j ORIGINGUARD-INPUT
-COMMIT
-*nat
--A INPUT -j ORIGINGUARD-INPUT
-COMMIT
-`
-
-// TestRenderJumps checks that the restore input leaves exactly one jump
-// from each built-in chain, whatever iptables-save showed: none, one, or
-// several (only exact "-A INPUT -j ORIGINGUARD-INPUT" lines in the right
-// table count).
-func TestRenderJumps(t *testing.T) {
-	spec := goldenSpecs["minimal"]
-	for _, tc := range []struct {
-		name          string
-		saved         string
-		wantD, wantI  int // for INPUT
-		wantPD, wantP int // for PREROUTING
-	}{
-		{"first apply", "", 0, 1, 0, 1},
-		{"already there", "*mangle\n-A PREROUTING -j ORIGINGUARD-PREROUTING\nCOMMIT\n*filter\n-A INPUT -j ORIGINGUARD-INPUT\nCOMMIT\n", 0, 0, 0, 0},
-		{"duplicates", threeJumps, 2, 1, 0, 0},
-	} {
-		script, err := spec.Render(firewall.IPTables, firewall.Saved{IPv4: tc.saved})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := [4]int{
-			strings.Count(script.IPv4, "-D INPUT -j ORIGINGUARD-INPUT\n"),
-			strings.Count(script.IPv4, "-I INPUT 1 -j ORIGINGUARD-INPUT\n"),
-			strings.Count(script.IPv4, "-D PREROUTING -j ORIGINGUARD-PREROUTING\n"),
-			strings.Count(script.IPv4, "-I PREROUTING 1 -j ORIGINGUARD-PREROUTING\n"),
-		}
-		if want := [4]int{tc.wantD, tc.wantI, tc.wantPD, tc.wantP}; got != want {
-			t.Errorf("%s: -D/-I INPUT, -D/-I PREROUTING = %v, want %v", tc.name, got, want)
-		}
-		// IPv6 saw nothing: a first apply there.
-		if !strings.Contains(script.IPv6, "-I INPUT 1 -j ORIGINGUARD-INPUT\n") {
-			t.Errorf("%s: IPv6 input lacks the jump", tc.name)
-		}
-	}
 }
 
 func TestValidate(t *testing.T) {
@@ -252,8 +199,8 @@ func TestValidate(t *testing.T) {
 		if got := strings.Count(err.Error(), "\n") + 1; got < len(tc.wants) {
 			t.Errorf("%s: %d problems reported, want at least %d:\n%v", tc.name, got, len(tc.wants), err)
 		}
-		for _, b := range firewall.Backends {
-			if script, rerr := s.Render(b, firewall.Saved{}); rerr == nil || script != (firewall.Script{}) {
+		for _, b := range firewall.Backends() {
+			if script, rerr := s.Render(b); rerr == nil || script != (firewall.Script{}) {
 				t.Errorf("%s: Render(%s) = %+v, %v; want the Validate error and no text", tc.name, b, script, rerr)
 			}
 		}
@@ -261,7 +208,7 @@ func TestValidate(t *testing.T) {
 	if err := ok.Validate(); err != nil {
 		t.Errorf("minimal spec: %v", err)
 	}
-	if _, err := ok.Render("pf", firewall.Saved{}); err == nil || !strings.Contains(err.Error(), `unknown backend "pf"`) {
+	if _, err := ok.Render("pf"); err == nil || !strings.Contains(err.Error(), `unknown backend "pf"`) {
 		t.Errorf("Render(pf) error = %v", err)
 	}
 }
@@ -284,7 +231,7 @@ func TestCanonicalSets(t *testing.T) {
 			Sets:       []firewall.Set{{Name: "s", Prefixes: in}},
 			Interfaces: []string{"eth0"},
 		}
-		script, err := spec.Render(firewall.IPSet, firewall.Saved{})
+		script, err := spec.Render(firewall.IPSet)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -334,7 +281,7 @@ func TestCanonicalSets(t *testing.T) {
 func TestRenderPlainScales(t *testing.T) {
 	edge := manyPrefixes(10_000)
 	spec := firewall.Node{Interfaces: []string{"eth0"}, Edge: edge}.Spec()
-	plain, err := spec.Render(firewall.IPTables, firewall.Saved{})
+	plain, err := spec.Render(firewall.IPTables)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,14 +289,14 @@ func TestRenderPlainScales(t *testing.T) {
 	if got := strings.Count(plain.IPv4, "--dport 30000:32767 -m comment --comment \"NodePorts: the edge only\" -j RETURN\n"); got != 2*len(edge) {
 		t.Errorf("plain: %d edge rules, want %d", got, 2*len(edge))
 	}
-	sets, _ := spec.Render(firewall.IPSet, firewall.Saved{})
+	sets, _ := spec.Render(firewall.IPSet)
 	if got := strings.Count(sets.IPv4, "--match-set og-edge-v4 src"); got != 2 {
 		t.Errorf("ipset: %d edge rules, want 2", got)
 	}
 	if got := strings.Count(sets.IPSet, "add og-edge-v4-new "); got != len(edge) {
 		t.Errorf("ipset: %d entries, want %d", got, len(edge))
 	}
-	nft, _ := spec.Render(firewall.NFTables, firewall.Saved{})
+	nft, _ := spec.Render(firewall.NFTables)
 	if got := strings.Count(nft.NFT, "/32"); got != len(edge) {
 		t.Errorf("nft: %d elements, want %d", got, len(edge))
 	}

@@ -62,8 +62,9 @@ const (
 	NFTables Backend = "nftables"
 )
 
-// Backends lists every [Backend], in a stable order.
-var Backends = []Backend{IPTables, IPSet, NFTables}
+// Backends returns every [Backend], in a stable order, in a new slice that
+// the caller may change.
+func Backends() []Backend { return []Backend{IPTables, IPSet, NFTables} }
 
 // Stage is where in the packet's path a [Rule] is evaluated. It is a closed
 // vocabulary: use the constants; the zero value means [Local].

@@ -141,7 +141,7 @@ func parse(errw io.Writer, args []string) (config, error) {
 		return c, fmt.Errorf("unexpected argument %q (all options are flags)", fs.Arg(0))
 	}
 	c.backend = firewall.Backend(*backend)
-	if !slices.Contains(firewall.Backends, c.backend) {
+	if !slices.Contains(firewall.Backends(), c.backend) {
 		return c, fmt.Errorf("unknown backend %q (want nftables, iptables or ipset)", *backend)
 	}
 	if len(ifaces) == 0 {
@@ -185,9 +185,9 @@ func run(ctx context.Context, w, errw io.Writer, args []string) error {
 		return err
 	}
 	spec := c.node.Spec()
-	// Render with the zero Saved: the printed text assumes no jump into
-	// originguard's chains yet. The Applier reads iptables-save itself.
-	script, err := spec.Render(c.backend, firewall.Saved{})
+	// Render is pure: the printed text has no jump from the built-in
+	// chains; the Applier adds exactly one, after reading iptables-save.
+	script, err := spec.Render(c.backend)
 	if err != nil {
 		return err
 	}
@@ -219,6 +219,8 @@ func run(ctx context.Context, w, errw io.Writer, args []string) error {
 		}
 		fmt.Fprintf(w, "#\n# iptables-restore --noflush\n%s", script.IPv4)
 		fmt.Fprintf(w, "#\n# ip6tables-restore --noflush\n%s", script.IPv6)
+		fmt.Fprintf(w, "#\n# The jumps into the ORIGINGUARD-* chains are not in this text: -apply\n"+
+			"# adds exactly one per built-in chain (see firewall.Spec.Render).\n")
 	}
 
 	if !c.apply {
