@@ -1,3 +1,5 @@
+//go:build linux
+
 package firewall_test
 
 import (
@@ -14,7 +16,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/originguard/originguard/firewall"
-	"github.com/originguard/originguard/internal/testbed"
+	"github.com/originguard/originguard/internal/testbed/netns"
+	"github.com/originguard/originguard/internal/testbed/testenv"
 )
 
 // bed is a node with four neighbours, each on its own veth:
@@ -30,7 +33,7 @@ import (
 // Chains named like kube-proxy's and Calico's and a foreign nft table are
 // there before the firewall, so tests can show they survive it.
 type bed struct {
-	node, edge, cluster, stranger, pod *testbed.Netns
+	node, edge, cluster, stranger, pod *netns.Namespace
 	ifs                                []string // the node's ends of the peers' veths
 }
 
@@ -46,33 +49,33 @@ var (
 
 func newBed(t *testing.T, b firewall.Backend) *bed {
 	t.Helper()
-	needs := []testbed.Need{testbed.NeedRoot, testbed.NeedIPRoute, testbed.NeedIPTables, testbed.NeedIP6Tables}
+	needs := []testenv.Need{testenv.NeedRoot, testenv.NeedIPRoute, testenv.NeedIPTables, testenv.NeedIP6Tables}
 	switch b {
 	case firewall.IPSet:
-		needs = append(needs, testbed.NeedIPSet)
+		needs = append(needs, testenv.NeedIPSet)
 	case firewall.NFTables:
-		needs = append(needs, testbed.NeedNFT)
+		needs = append(needs, testenv.NeedNFT)
 	}
-	testbed.Require(t, needs...)
+	testenv.Require(t, needs...)
 	x := &bed{
-		node:     testbed.NewNetns(t, "node"),
-		edge:     testbed.NewNetns(t, "edge"),
-		cluster:  testbed.NewNetns(t, "cluster"),
-		stranger: testbed.NewNetns(t, "stranger"),
-		pod:      testbed.NewNetns(t, "pod"),
+		node:     netns.New(t, "node"),
+		edge:     netns.New(t, "edge"),
+		cluster:  netns.New(t, "cluster"),
+		stranger: netns.New(t, "stranger"),
+		pod:      netns.New(t, "pod"),
 	}
 	for _, l := range []struct {
-		peer        *testbed.Netns
+		peer        *netns.Namespace
 		node, peer_ []netip.Prefix
 	}{
 		{x.edge, []netip.Prefix{mp("192.0.2.1/26"), mp("2001:db8:1::1/64")}, []netip.Prefix{mp("192.0.2.2/26"), mp("2001:db8:1::2/64")}},
 		{x.cluster, []netip.Prefix{mp("198.51.100.1/24"), mp("2001:db8:2::1/64")}, []netip.Prefix{mp("198.51.100.2/24"), mp("2001:db8:2::2/64")}},
 		{x.stranger, []netip.Prefix{mp("203.0.113.1/24"), mp("2001:db8:3::1/64")}, []netip.Prefix{mp("203.0.113.2/24"), mp("2001:db8:3::2/64")}},
 	} {
-		nodeIf, _ := testbed.Link(t, x.node, l.node, l.peer, l.peer_)
+		nodeIf, _ := netns.Link(t, x.node, l.node, l.peer, l.peer_)
 		x.ifs = append(x.ifs, nodeIf)
 	}
-	testbed.Link(t, x.node, []netip.Prefix{mp("192.0.2.129/26"), mp("2001:db8:4::1/64")},
+	netns.Link(t, x.node, []netip.Prefix{mp("192.0.2.129/26"), mp("2001:db8:4::1/64")},
 		x.pod, []netip.Prefix{mp("192.0.2.130/26"), mp("2001:db8:4::2/64")})
 	x.pod.MustRun(t, "ip", "route", "add", "default", "via", "192.0.2.129")
 	x.pod.MustRun(t, "ip", "-6", "route", "add", "default", "via", "2001:db8:4::1")
@@ -158,7 +161,7 @@ func (x *bed) runner() firewall.Runner {
 
 // probe is one connection attempt and whether it must get through.
 type probe struct {
-	from *testbed.Netns
+	from *netns.Namespace
 	who  string
 	udp  bool
 	to   netip.AddrPort
@@ -190,7 +193,7 @@ func (x *bed) probes(fam int, firewalled bool) []probe {
 // has to get neighbour discovery through the firewall.
 func (x *bed) check(t *testing.T, firewalled bool) {
 	t.Helper()
-	for _, ns := range []*testbed.Netns{x.node, x.edge, x.cluster, x.stranger, x.pod} {
+	for _, ns := range []*netns.Namespace{x.node, x.edge, x.cluster, x.stranger, x.pod} {
 		ns.MustRun(t, "ip", "-6", "neigh", "flush", "all")
 	}
 	var wg sync.WaitGroup

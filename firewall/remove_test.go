@@ -1,3 +1,5 @@
+//go:build linux
+
 package firewall_test
 
 import (
@@ -12,7 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/originguard/originguard/firewall"
-	"github.com/originguard/originguard/internal/testbed"
+	"github.com/originguard/originguard/internal/testbed/testenv"
 )
 
 // foreignSets stand for kube-proxy's and Calico's ipsets: Remove must leave
@@ -151,7 +153,7 @@ func TestRemoveInNamespaces(t *testing.T) {
 // Applier, then Apply with the new one, and nothing of the old one stays.
 func TestSwitchBackends(t *testing.T) {
 	x := newBed(t, firewall.NFTables)
-	testbed.Require(t, testbed.NeedIPSet)
+	testenv.Require(t, testenv.NeedIPSet)
 	ctx := context.Background()
 	applier := func(b firewall.Backend) *firewall.Applier {
 		return firewall.NewApplier(b, firewall.WithRunner(x.runner()))
