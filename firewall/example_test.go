@@ -151,7 +151,7 @@ func ExampleSpec_Render_nftables() {
 	// 	}
 	//
 	// 	chain forward {
-	// 		type filter hook forward priority filter; policy accept;
+	// 		type filter hook forward priority mangle; policy accept;
 	// 		iifname "eth0" ct state new ct status dnat ct mark and 0x8000000 != 0x8000000 drop comment "DNATed but not accepted before DNAT"
 	// 	}
 	// }
@@ -177,7 +177,6 @@ func ExampleSpec_Render_iptables() {
 	// *filter
 	// :ORIGINGUARD-INPUT - [0:0]
 	// :ORIGINGUARD-LOCAL - [0:0]
-	// :ORIGINGUARD-FORWARD - [0:0]
 	// -A ORIGINGUARD-INPUT -i eth0 -j ORIGINGUARD-LOCAL
 	// -A ORIGINGUARD-LOCAL -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "replies and related" -j RETURN
 	// -A ORIGINGUARD-LOCAL -m connmark --mark 0x8000000/0x8000000 -m comment --comment "accepted before DNAT" -j RETURN
@@ -188,7 +187,6 @@ func ExampleSpec_Render_iptables() {
 	// -A ORIGINGUARD-LOCAL -s 203.0.113.0/24 -p tcp -m tcp --dport 22 -m comment --comment "SSH" -j RETURN
 	// -A ORIGINGUARD-LOCAL -p tcp -m comment --comment "default verdict" -j REJECT --reject-with tcp-reset
 	// -A ORIGINGUARD-LOCAL -m comment --comment "default verdict" -j REJECT --reject-with icmp-port-unreachable
-	// -A ORIGINGUARD-FORWARD -i eth0 -m conntrack --ctstate NEW -m conntrack --ctstate DNAT -m connmark ! --mark 0x8000000/0x8000000 -m comment --comment "DNATed but not accepted before DNAT" -j DROP
 	// COMMIT
 }
 

@@ -74,6 +74,10 @@ func (n normalized) iptables(fam int, withSets bool) string {
 			// An accept at PreDNAT goes (-g) here: the flow is marked
 			// and the packet returns to the built-in chain.
 			b = line(b, chainMark, "", "accepted before DNAT", "CONNMARK "+n.setMark())
+			for _, i := range n.Interfaces {
+				b = line(b, chainForward, "-i "+i+" -m conntrack --ctstate NEW -m conntrack --ctstate DNAT -m connmark ! --mark "+n.markMask(),
+					"DNATed but not accepted before DNAT", "DROP")
+			}
 		case "filter":
 			b = n.dispatch(b, chainInput, chainLocal)
 			b = line(b, chainLocal, "-m conntrack --ctstate RELATED,ESTABLISHED", "replies and related", "RETURN")
@@ -107,10 +111,6 @@ func (n normalized) iptables(fam int, withSets bool) string {
 				b = line(b, chainLocal, "", "default verdict", rejectICMP(fam))
 			} else {
 				b = line(b, chainLocal, "", "default verdict", "DROP")
-			}
-			for _, i := range n.Interfaces {
-				b = line(b, chainForward, "-i "+i+" -m conntrack --ctstate NEW -m conntrack --ctstate DNAT -m connmark ! --mark "+n.markMask(),
-					"DNATed but not accepted before DNAT", "DROP")
 			}
 		}
 		b = append(b, "COMMIT\n"...)

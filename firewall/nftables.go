@@ -95,7 +95,7 @@ func (n normalized) nft() string {
 
 	// Forward: a new flow from a guarded interface that was DNATed (to a
 	// pod or container) without being accepted before DNAT is dropped.
-	b = append(b, "\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n"...)
+	b = append(b, "\tchain forward {\n\t\ttype filter hook forward priority mangle; policy accept;\n"...)
 	for _, i := range n.Interfaces {
 		b = nftLine(b, `iifname "`+nftIface(i)+`" ct state new ct status dnat ct mark and `+mark+` != `+mark+` drop`,
 			"DNATed but not accepted before DNAT")

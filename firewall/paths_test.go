@@ -155,6 +155,17 @@ func TestEveryDNATPathJudged(t *testing.T) {
 			x.apply(t, b, n.Spec())
 			expect(t, probes(true))
 			x.check(t, true)
+
+			// Calico keeps its jumps at the top of the built-in chains and
+			// its filter FORWARD ACCEPTs what its policy allows to a pod
+			// (everything, without NetworkPolicy). Its jump above ours
+			// must not open the DNAT paths again.
+			for _, tool := range []string{"iptables", "ip6tables"} {
+				x.node.MustRun(t, tool, "-t", "filter", "-N", "cali-FORWARD")
+				x.node.MustRun(t, tool, "-t", "filter", "-A", "cali-FORWARD", "-j", "ACCEPT")
+				x.node.MustRun(t, tool, "-t", "filter", "-I", "FORWARD", "1", "-j", "cali-FORWARD")
+			}
+			expect(t, probes(true))
 		})
 	}
 }

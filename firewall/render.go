@@ -22,7 +22,7 @@ const (
 	chainMark       = "ORIGINGUARD-MARK"       // PreDNAT accepts go here: mark the flow
 	chainInput      = "ORIGINGUARD-INPUT"      // jumped to from filter INPUT
 	chainLocal      = "ORIGINGUARD-LOCAL"      // Local rules and the default verdict
-	chainForward    = "ORIGINGUARD-FORWARD"    // jumped to from filter FORWARD
+	chainForward    = "ORIGINGUARD-FORWARD"    // jumped to from mangle FORWARD
 	chainPrefix     = "ORIGINGUARD-"
 
 	nftTable = "originguard" // nft table inet originguard
@@ -36,13 +36,16 @@ type hook struct{ table, builtin, chain string }
 var hooks = []hook{
 	{"mangle", "PREROUTING", chainPrerouting},
 	{"filter", "INPUT", chainInput},
-	{"filter", "FORWARD", chainForward},
+	// mangle, not filter: mangle FORWARD runs before filter FORWARD, where
+	// Calico (whose jumps sit at the top), Docker and kube-proxy ACCEPT
+	// forwarded packets, which would end the chain before our drop.
+	{"mangle", "FORWARD", chainForward},
 }
 
 // ownChains lists our chains per table, in declaration order.
 var ownChains = map[string][]string{
-	"mangle": {chainPrerouting, chainPreDNAT, chainMark},
-	"filter": {chainInput, chainLocal, chainForward},
+	"mangle": {chainPrerouting, chainPreDNAT, chainMark, chainForward},
+	"filter": {chainInput, chainLocal},
 }
 
 // Render validates s and renders it for backend b. It returns the errors of
@@ -51,8 +54,9 @@ var ownChains = map[string][]string{
 // the same text.
 //
 // Every rendered text touches only what this package owns: the chains
-// ORIGINGUARD-PREROUTING, ORIGINGUARD-PREDNAT and ORIGINGUARD-MARK (mangle),
-// ORIGINGUARD-INPUT, ORIGINGUARD-LOCAL and ORIGINGUARD-FORWARD (filter), the
+// ORIGINGUARD-PREROUTING, ORIGINGUARD-PREDNAT, ORIGINGUARD-MARK and
+// ORIGINGUARD-FORWARD (mangle), ORIGINGUARD-INPUT and ORIGINGUARD-LOCAL
+// (filter), the
 // ipsets og-<set>-v4 and og-<set>-v6, and the nft table inet originguard. Chains and tables of kube-proxy
 // (KUBE-*), Calico (cali-*), flannel and Docker are never flushed, deleted
 // or reordered.
@@ -65,7 +69,7 @@ var ownChains = map[string][]string{
 //	iptables -t filter -C INPUT -j ORIGINGUARD-INPUT 2>/dev/null ||
 //		iptables -t filter -I INPUT 1 -j ORIGINGUARD-INPUT
 //
-// and likewise for mangle PREROUTING → ORIGINGUARD-PREROUTING and filter
+// and likewise for mangle PREROUTING → ORIGINGUARD-PREROUTING and mangle
 // FORWARD → ORIGINGUARD-FORWARD, in iptables and ip6tables.
 func (s Spec) Render(b Backend) (Script, error) {
 	switch b {

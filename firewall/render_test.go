@@ -27,6 +27,31 @@ var goldenSpecs = map[string]firewall.Spec{
 		Default: firewall.Reject,
 		Log:     firewall.Log{PerMinute: 10},
 	}.Spec(),
+	// Every protocol kind, host ports, a balancer, another mark bit.
+	"protocols": func() firewall.Spec {
+		s := firewall.Node{
+			Interfaces: []string{"eth0"},
+			Cluster:    []netip.Prefix{mp("10.0.0.0/8")},
+			Edge:       []netip.Prefix{mp("198.51.100.0/24"), mp("2001:db8:1::/48")},
+			Balancer:   []netip.Prefix{mp("192.168.255.0/24")},
+			HostPorts: []firewall.HostPort{
+				{Protocol: firewall.TCP, Ports: firewall.Port(443), From: "edge"},
+				{Protocol: firewall.UDP, Ports: firewall.Port(443), From: "edge"},
+				{Protocol: firewall.SCTP, Ports: firewall.Ports(9000, 9100), From: "cluster"},
+			},
+			NodePorts: firewall.Ports(30000, 30999),
+		}.Spec()
+		s.ConnMark = 0x100
+		for _, p := range []firewall.Protocol{firewall.VRRP, firewall.GRE, firewall.ESP, firewall.ProtocolNumber(1), firewall.ProtocolNumber(58)} {
+			s.Rules = append(s.Rules, firewall.Rule{Comment: "protocol " + string(p), Protocol: p, From: "cluster", Verdict: firewall.Accept})
+		}
+		s.Rules = append(s.Rules,
+			firewall.Rule{Comment: "SCTP from anyone", Protocol: firewall.SCTP, Ports: firewall.Port(3868), Verdict: firewall.Accept},
+			firewall.Rule{Comment: "GRE from nobody else", Protocol: firewall.GRE, Verdict: firewall.Drop},
+			firewall.Rule{Comment: "VRRP before DNAT", Stage: firewall.PreDNAT, Protocol: firewall.VRRP, From: "cluster", Verdict: firewall.Accept},
+		)
+		return s
+	}(),
 	// The smallest useful rule set: one hand-written rule, default drop.
 	"minimal": {
 		Sets:       []firewall.Set{{Name: "office", Prefixes: []netip.Prefix{mp("203.0.113.0/24")}}},
