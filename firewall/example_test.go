@@ -346,3 +346,72 @@ COMMIT
 	// -A KUBE-FIREWALL -m conntrack --ctstate INVALID -j DROP
 	// COMMIT
 }
+
+// Any IP protocol can be let in by number, without ports: here VRRP, which
+// keepalived uses to move a control-plane VIP between nodes.
+func ExampleProtocolNumber() {
+	spec := firewall.Spec{
+		Sets: []firewall.Set{{Name: "cluster", Prefixes: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")}}},
+		Rules: []firewall.Rule{
+			{Comment: "keepalived", Protocol: firewall.ProtocolNumber(112), From: "cluster", Verdict: firewall.Accept},
+			{Comment: "kubelet", Protocol: firewall.TCP, Ports: firewall.Port(10250), From: "cluster", Verdict: firewall.Accept},
+		},
+		Interfaces: []string{"eth0"},
+	}
+	script, err := spec.Render(firewall.IPSet)
+	if err != nil {
+		panic(err)
+	}
+	for line := range strings.Lines(script.IPv4) {
+		if strings.Contains(line, "--match-set") {
+			fmt.Print(line)
+		}
+	}
+	fmt.Println(firewall.ProtocolNumber(112) == firewall.VRRP)
+	// Output:
+	// -A ORIGINGUARD-LOCAL -p 112 -m set --match-set og-cluster-v4 src -m comment --comment "keepalived" -j RETURN
+	// -A ORIGINGUARD-LOCAL -p tcp -m tcp --dport 10250 -m set --match-set og-cluster-v4 src -m comment --comment "kubelet" -j RETURN
+	// true
+}
+
+// Backends lists every backend, for a flag's help or a loop in a test.
+func ExampleBackends() {
+	fmt.Println(firewall.Backends())
+	// Output:
+	// [iptables ipset nftables]
+}
+
+// An ingress controller on hostNetwork (or a pod's hostPort) serving 443
+// to the edge, and a load balancer whose health checks reach NodePorts and
+// kube-proxy's healthz: both judged before DNAT.
+func ExampleNode_Spec_hostPorts() {
+	spec := firewall.Node{
+		Interfaces: []string{"eth0"},
+		Cluster:    []netip.Prefix{netip.MustParsePrefix("192.168.128.0/17")},
+		Edge:       []netip.Prefix{netip.MustParsePrefix("173.245.48.0/20")}, // one of Cloudflare's ranges
+		Balancer:   []netip.Prefix{netip.MustParsePrefix("192.168.255.0/24")},
+		HostPorts:  []firewall.HostPort{{Protocol: firewall.TCP, Ports: firewall.Port(443), From: "edge"}},
+		WireGuard:  true, // LKE's control-plane tunnel, and Calico's
+	}.Spec()
+	if err := spec.Validate(); err != nil {
+		panic(err)
+	}
+	for _, r := range spec.Rules {
+		if r.Stage == firewall.PreDNAT && r.Protocol == firewall.TCP || r.Ports.First == 10256 || r.Protocol == firewall.UDP && r.Stage == firewall.Local {
+			from := r.From
+			if from == "" {
+				from = "anyone"
+			}
+			fmt.Printf("%-7s %-4s %-11s from %-8s %s\n", r.Stage, r.Protocol, r.Ports, from, r.Verdict)
+		}
+	}
+	// Output:
+	// local   tcp  10256       from cluster  accept
+	// local   tcp  10256       from balancer accept
+	// local   udp  51820       from cluster  accept
+	// local   udp  51821       from cluster  accept
+	// prednat tcp  443         from edge     accept
+	// prednat tcp  30000-32767 from edge     accept
+	// prednat tcp  30000-32767 from balancer accept
+	// prednat tcp  30000-32767 from anyone   drop
+}

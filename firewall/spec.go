@@ -232,7 +232,7 @@ type Log struct {
 	// (iptables' limit); 0 means 5.
 	Burst int
 	// Prefix starts every line; empty means "originguard: ". Up to 28
-	// printable ASCII characters, without quotes or backslashes.
+	// printable ASCII characters, without quotes, backslashes or '$'.
 	Prefix string
 }
 
@@ -428,6 +428,8 @@ func (s Spec) Validate() error {
 	}
 	if err := checkText(s.Log.Prefix, 28); err != nil {
 		bad("log prefix: %v", err)
+	} else if strings.Contains(s.Log.Prefix, "$") {
+		bad("log prefix %q: nft reads '$' in a log prefix as a variable", s.Log.Prefix)
 	}
 	if m := s.ConnMark; m&(m-1) != 0 {
 		bad("conntrack mark %#x: want exactly one bit (or 0 for %#x)", m, DefaultConnMark)

@@ -52,6 +52,10 @@ func TestValidateTellsTheTruth(t *testing.T) {
 		{"fastest log rate, largest burst", func(s *firewall.Spec) { s.Log = firewall.Log{PerMinute: 600000, Burst: 10000} }},
 		{"slowest log rate, largest burst", func(s *firewall.Spec) { s.Log = firewall.Log{PerMinute: 1, Burst: 10000} }},
 		{"28-byte log prefix", func(s *firewall.Spec) { s.Log = firewall.Log{PerMinute: 1, Prefix: strings.Repeat("p", 28)} }},
+		{"punctuation in a log prefix", func(s *firewall.Spec) {
+			s.Log = firewall.Log{PerMinute: 1, Prefix: strings.ReplaceAll(punct.String(), "$", "")[:28]}
+		}},
+		{"128-byte comment", func(s *firewall.Spec) { s.Rules[0].Comment = strings.Repeat("c", 128) }},
 		{"/0 in a set", func(s *firewall.Spec) { s.Sets[0].Prefixes = []netip.Prefix{mp("0.0.0.0/0"), mp("::/0")} }},
 		{"every allowed character in a comment", func(s *firewall.Spec) { s.Rules[0].Comment = punct.String()[:min(punct.Len(), 128)] }},
 		{"protocols", func(s *firewall.Spec) {
@@ -70,24 +74,27 @@ func TestValidateTellsTheTruth(t *testing.T) {
 		edit func(*firewall.Spec)
 		want string
 		// tool is restore input that uses the same value, which the
-		// tool must refuse ("" where the limit is this package's own).
-		tool string
+		// tool must refuse ("" where the limit is this package's own);
+		// nft likewise for nft -c.
+		tool, nft string
 	}{
 		{"16-byte wildcard", func(s *firewall.Spec) { s.Interfaces = []string{wild16} }, `interface "` + wild16 + `"`,
-			"*filter\n:T - [0:0]\n-A T -i " + wild16 + " -j DROP\nCOMMIT\n"},
+			"*filter\n:T - [0:0]\n-A T -i " + wild16 + " -j DROP\nCOMMIT\n", ""},
 		{"16-byte interface", func(s *firewall.Spec) { s.Interfaces = []string{name15 + "p"} }, `interface "` + name15 + `p"`,
-			"*filter\n:T - [0:0]\n-A T -i " + name15 + "p -j DROP\nCOMMIT\n"},
+			"*filter\n:T - [0:0]\n-A T -i " + name15 + "p -j DROP\nCOMMIT\n", ""},
 		{"log rate too fast", func(s *firewall.Spec) { s.Log = firewall.Log{PerMinute: 600001} }, "rate 600001/minute",
-			"*filter\n:T - [0:0]\n-A T -m limit --limit 600001/min -j LOG\nCOMMIT\n"},
+			"*filter\n:T - [0:0]\n-A T -m limit --limit 600001/min -j LOG\nCOMMIT\n", ""},
 		{"log burst too large", func(s *firewall.Spec) { s.Log = firewall.Log{PerMinute: 1, Burst: 10001} }, "burst 10001",
-			"*filter\n:T - [0:0]\n-A T -m limit --limit 1/min --limit-burst 10001 -j LOG\nCOMMIT\n"},
-		{"interface \".\"", func(s *firewall.Spec) { s.Interfaces = []string{"."} }, `interface "."`, ""},
-		{"protocol 0 (iptables: all)", func(s *firewall.Spec) { s.Rules[0] = firewall.Rule{Protocol: "0", Verdict: firewall.Accept} }, "protocol 0", ""},
-		{"protocol 51 (skipped in IPv6)", func(s *firewall.Spec) { s.Rules[0].Protocol, s.Rules[0].Ports = "51", firewall.PortRange{} }, "protocol 51", ""},
-		{"protocol 6 by number", func(s *firewall.Spec) { s.Rules[0].Protocol, s.Rules[0].Ports = "6", firewall.PortRange{} }, `use "tcp"`, ""},
-		{"protocol 256", func(s *firewall.Spec) { s.Rules[0].Protocol = "256" }, "unknown protocol", ""},
-		{"ports on VRRP", func(s *firewall.Spec) { s.Rules[0].Protocol = firewall.VRRP }, "protocol 112 has no ports", ""},
-		{"two conntrack mark bits", func(s *firewall.Spec) { s.ConnMark = 3 }, "conntrack mark 0x3", ""},
+			"*filter\n:T - [0:0]\n-A T -m limit --limit 1/min --limit-burst 10001 -j LOG\nCOMMIT\n", ""},
+		{"'$' in a log prefix", func(s *firewall.Spec) { s.Log = firewall.Log{PerMinute: 1, Prefix: "og$x"} }, "variable", "",
+			"table inet t {\n\tchain c {\n\t\tlog prefix \"og$x\"\n\t}\n}\n"},
+		{"interface \".\"", func(s *firewall.Spec) { s.Interfaces = []string{"."} }, `interface "."`, "", ""},
+		{"protocol 0 (iptables: all)", func(s *firewall.Spec) { s.Rules[0] = firewall.Rule{Protocol: "0", Verdict: firewall.Accept} }, "protocol 0", "", ""},
+		{"protocol 51 (skipped in IPv6)", func(s *firewall.Spec) { s.Rules[0].Protocol, s.Rules[0].Ports = "51", firewall.PortRange{} }, "protocol 51", "", ""},
+		{"protocol 6 by number", func(s *firewall.Spec) { s.Rules[0].Protocol, s.Rules[0].Ports = "6", firewall.PortRange{} }, `use "tcp"`, "", ""},
+		{"protocol 256", func(s *firewall.Spec) { s.Rules[0].Protocol = "256" }, "unknown protocol", "", ""},
+		{"ports on VRRP", func(s *firewall.Spec) { s.Rules[0].Protocol = firewall.VRRP }, "protocol 112 has no ports", "", ""},
+		{"two conntrack mark bits", func(s *firewall.Spec) { s.ConnMark = 3 }, "conntrack mark 0x3", "", ""},
 	}
 
 	for _, b := range firewall.Backends() {
@@ -119,6 +126,11 @@ func TestValidateTellsTheTruth(t *testing.T) {
 				err := s.Validate()
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Errorf("%s: Validate = %v, want an error naming %q", tc.name, err, tc.want)
+				}
+				if tc.nft != "" {
+					if out, err := node.RunInput(tc.nft, "nft", "-c", "-f", "-"); err == nil {
+						t.Errorf("%s: nft accepted it, so Validate is stricter than the tool:\n%s", tc.name, out)
+					}
 				}
 				if tc.tool == "" {
 					continue
