@@ -14,11 +14,12 @@
 // kubelet and the API server answer the cluster set; kube-proxy's healthz
 // (10256) the cluster and balancer sets; SSH and the API server the admin
 // set; the Calico ports open to the cluster when their toggles are given;
-// the rest arriving on the listed interfaces is dropped. With neither
-// -cluster nor -admin that would close SSH and the kubelet to everyone, so
-// the command refuses unless -allow-lockout says it is meant. See the
-// firewall package documentation for what each rule is for and how the
-// backends differ.
+// -edge-port opens ports the node serves to the edge itself (an ingress
+// controller on hostNetwork, a hostPort); the rest arriving on the listed
+// interfaces is dropped. With neither -cluster nor -admin that would close
+// SSH and the kubelet to everyone, so the command refuses unless
+// -allow-lockout says it is meant. See the firewall package documentation
+// for what each rule is for and how the backends differ.
 //
 // # Overlay toggles
 //
@@ -61,6 +62,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -118,6 +120,44 @@ func (p *prefixes) Set(v string) error {
 	return nil
 }
 
+// hostPorts is a flag of ports opened to the edge before DNAT: "443",
+// "443/tcp", "8000-8100/udp", "9000/sctp"; repeatable and comma-separated.
+type hostPorts []firewall.HostPort
+
+func (h *hostPorts) String() string {
+	s := make([]string, len(*h))
+	for i, x := range *h {
+		s[i] = x.Ports.String() + "/" + string(x.Protocol)
+	}
+	return strings.Join(s, ",")
+}
+
+func (h *hostPorts) Set(v string) error {
+	var l list
+	l.Set(v)
+	for _, s := range l {
+		ports, proto, _ := strings.Cut(s, "/")
+		p := firewall.Protocol(strings.ToLower(proto))
+		if proto == "" {
+			p = firewall.TCP
+		}
+		if p != firewall.TCP && p != firewall.UDP && p != firewall.SCTP {
+			return fmt.Errorf("bad port %q (want 443, 443/tcp, 8000-8100/udp or 9000/sctp)", s)
+		}
+		first, last, isRange := strings.Cut(ports, "-")
+		a, errA := strconv.ParseUint(first, 10, 16)
+		b, errB := a, error(nil)
+		if isRange {
+			b, errB = strconv.ParseUint(last, 10, 16)
+		}
+		if errA != nil || errB != nil || a == 0 || b < a {
+			return fmt.Errorf("bad port %q (want 443, 443/tcp, 8000-8100/udp or 9000/sctp)", s)
+		}
+		*h = append(*h, firewall.HostPort{Protocol: p, Ports: firewall.Ports(uint16(a), uint16(b)), From: "edge"})
+	}
+	return nil
+}
+
 // config is what the command line asks for.
 type config struct {
 	backend  firewall.Backend
@@ -141,6 +181,7 @@ func parse(errw io.Writer, args []string) (config, error) {
 	fs.Var(&cluster, "cluster", "the cluster's own networks (nodes, control plane), comma-separated CIDRs")
 	fs.Var(&admin, "admin", "where operators come from for SSH and the API server, comma-separated CIDRs")
 	fs.Var(&balancer, "balancer", "where a load balancer in front of the nodes connects from (NodePorts, health checks, kube-proxy healthz 10256), comma-separated CIDRs")
+	fs.Var((*hostPorts)(&c.node.HostPorts), "edge-port", "port the node serves to the edge itself (an ingress controller on hostNetwork, a hostPort), e.g. 443/tcp; repeatable, comma-separated")
 	fs.BoolVar(&c.node.AllowLockout, "allow-lockout", false, "allow a rule set with neither -cluster nor -admin, which closes SSH and the kubelet to everyone")
 	fs.StringVar(&c.edgeFile, "edge-file", "", "file of edge prefixes (allowlist format: one per line, # comments) replacing the embedded Cloudflare ranges")
 	fs.BoolVar(&c.node.BGP, "bgp", false, "open 179/tcp from the cluster (Calico BGP)")
@@ -153,7 +194,7 @@ func parse(errw io.Writer, args []string) (config, error) {
 	usage := func() {
 		fmt.Fprint(errw, "usage: nodefirewall [-backend nftables|iptables|ipset] [-iface eth0] [-cluster CIDR,...] [-admin CIDR,...]\n"+
 			"                    [-balancer CIDR,...] [-bgp] [-vxlan] [-wireguard] [-ipip] [-typha] [-edge-file path]\n"+
-			"                    [-allow-lockout] [-apply]\n"+
+			"                    [-edge-port 443/tcp,...] [-allow-lockout] [-apply]\n"+
 			"Prints the firewall of a Kubernetes node behind Cloudflare. -apply loads it with nft or\n"+
 			"iptables-restore and needs root (CAP_NET_ADMIN); without -apply nothing is changed.\n")
 		fs.SetOutput(errw)

@@ -61,6 +61,22 @@ func TestDefaultIsNFTablesOnEth0(t *testing.T) {
 	}
 }
 
+// TestEdgePorts: -edge-port opens a port on the node to the edge before
+// DNAT, for an ingress controller on hostNetwork or a hostPort.
+func TestEdgePorts(t *testing.T) {
+	got := render(t, "-cluster", "10.0.0.0/8", "-edge-port", "443,8443/udp", "-edge-port", "9000-9100/sctp")
+	for _, want := range []string{
+		"# prednat tcp  443         from edge     accept host port from edge\n",
+		"# prednat udp  8443        from edge     accept host port from edge\n",
+		"# prednat sctp 9000-9100   from edge     accept host port from edge\n",
+		"ip saddr @edge_v4 tcp dport 443 ct mark set ct mark or 0x8000000 accept",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+}
+
 func TestEdgeFile(t *testing.T) {
 	got := render(t, append([]string{"-edge-file", filepath.Join("testdata", "edge.txt")}, node...)...)
 	golden.Check(t, "edge-file.txt", got)
@@ -98,6 +114,8 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-apply"}, []string{"-apply needs -cluster"}},
 		{nil, []string{"closed to everyone", "-allow-lockout"}},
 		{[]string{"-balancer", "192.168.255.0/33"}, []string{"-balancer", `"192.168.255.0/33"`}},
+		{[]string{"-edge-port", "443/icmp"}, []string{"-edge-port", `"443/icmp"`}},
+		{[]string{"-edge-port", "90-80"}, []string{"-edge-port", `"90-80"`}},
 		{[]string{"eth0"}, []string{`unexpected argument "eth0"`}},
 		{[]string{"-nodes"}, []string{"-nodes"}},
 	} {
