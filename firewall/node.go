@@ -94,7 +94,10 @@ type HostPort struct {
 //     balancer only, at [PreDNAT]: everyone else's NodePort packets are
 //     dropped before kube-proxy's DNAT. What PreDNAT accepted passes the
 //     Local stage too, so NodePorts answered on the node (kube-proxy's
-//     IPVS mode, healthCheckNodePort) work.
+//     IPVS mode, healthCheckNodePort) work. The NodePort drop judges every
+//     new flow in that port range on the guarded interfaces, whatever its
+//     destination: a pod reached by plain routing (no overlay) on a port
+//     in the range is judged as a NodePort too.
 //
 // Established and related traffic, ICMP errors, the ICMPv6 a host needs
 // and loopback pass as for every [Spec]. Call [Spec.Validate] on the
