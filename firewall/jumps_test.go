@@ -78,7 +78,7 @@ func TestWithJumps(t *testing.T) {
 // TestRenderHasNoJumps checks that Render, being pure, emits no line that
 // touches a built-in chain: the jumps are the Applier's.
 func TestRenderHasNoJumps(t *testing.T) {
-	script, err := Node{Interfaces: []string{"eth0"}}.Spec().Render(IPSet)
+	script, err := Node{Interfaces: []string{"eth0"}, AllowLockout: true}.Spec().Render(IPSet)
 	if err != nil {
 		t.Fatal(err)
 	}

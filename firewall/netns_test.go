@@ -405,41 +405,9 @@ func TestApplyDropsStaleSets(t *testing.T) {
 	}
 	got := strings.Fields(x.node.MustRun(t, "ipset", "list", "-n"))
 	slices.Sort(got)
-	want := []string{"og-admin-v4", "og-admin-v6", "og-cluster-v4", "og-cluster-v6", "og-edge-v4", "og-edge-v6"}
+	want := []string{"og-admin-v4", "og-admin-v6", "og-balancer-v4", "og-balancer-v6", "og-cluster-v4", "og-cluster-v6", "og-edge-v4", "og-edge-v6"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ipsets after dropping set old (-want +got):\n%s", diff)
 	}
 	x.check(t, true)
-}
-
-// TestNodePortsAtInputMissTheirTraffic shows with real packets why NodePort
-// rules belong at PreDNAT: the same drop at the Local stage (filter INPUT)
-// never sees NodePort traffic, because kube-proxy's DNAT sends it through
-// FORWARD to the pod.
-func TestNodePortsAtInputMissTheirTraffic(t *testing.T) {
-	x := newBed(t, firewall.IPTables)
-	spec := x.spec()
-	var rules []firewall.Rule
-	for _, r := range spec.Rules {
-		if r.Stage == firewall.PreDNAT {
-			r.Stage = firewall.Local // the common mistake
-		}
-		rules = append(rules, r)
-	}
-	spec.Rules = rules
-	if err := x.applier(firewall.IPTables, x.runner()).Apply(context.Background(), spec); err != nil {
-		t.Fatal(err)
-	}
-	for i, to := range nodeFromStranger {
-		if err := x.stranger.ProbeTCP(netip.AddrPortFrom(to, nodePort), 5*time.Second); err != nil {
-			t.Errorf("IPv%d: with the NodePort drop on INPUT the stranger was blocked (%v); the bed no longer shows the DNAT bypass", 4+2*i, err)
-		}
-	}
-	// The same rules at PreDNAT do stop it.
-	if err := x.applier(firewall.IPTables, x.runner()).Apply(context.Background(), x.spec()); err != nil {
-		t.Fatal(err)
-	}
-	if err := x.stranger.ProbeTCP(netip.AddrPortFrom(nodeFromStranger[0], nodePort), 700*time.Millisecond); err == nil {
-		t.Error("with the NodePort drop at PreDNAT the stranger still got in")
-	}
 }

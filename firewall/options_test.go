@@ -100,7 +100,7 @@ func TestIPTablesModeUndecided(t *testing.T) {
 		return "", nil
 	})
 	lock := firewall.WithLockFile(filepath.Join(t.TempDir(), "lock"))
-	spec := firewall.Spec{Interfaces: []string{"eth0"}}
+	spec := firewall.Spec{Interfaces: []string{"eth0"}, AllowLockout: true}
 	err := firewall.NewApplier(firewall.IPTables, firewall.WithRunner(node), lock).Apply(context.Background(), spec)
 	if err == nil || !strings.Contains(err.Error(), "CAP_NET_RAW") || !strings.Contains(err.Error(), "Permission denied") {
 		t.Errorf("Apply: %v, want an error naming CAP_NET_RAW and the tool's complaint", err)
@@ -129,7 +129,7 @@ func TestXDPIsFound(t *testing.T) {
 			return "", nil
 		}
 		lock := firewall.WithLockFile(filepath.Join(t.TempDir(), "lock"))
-		err := firewall.NewApplier(firewall.NFTables, firewall.WithRunner(node), lock, firewall.WithFailOnBPF()).Check(context.Background(), firewall.Spec{Interfaces: []string{"eth0"}})
+		err := firewall.NewApplier(firewall.NFTables, firewall.WithRunner(node), lock, firewall.WithFailOnBPF()).Check(context.Background(), firewall.Spec{Interfaces: []string{"eth0"}, AllowLockout: true})
 		if err == nil || !strings.Contains(err.Error(), "eth0: XDP program") {
 			t.Errorf("Check with %q: %v, want a refusal naming the XDP program", line, err)
 		}

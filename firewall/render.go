@@ -19,8 +19,10 @@ type Script struct {
 const (
 	chainPrerouting = "ORIGINGUARD-PREROUTING" // jumped to from mangle PREROUTING
 	chainPreDNAT    = "ORIGINGUARD-PREDNAT"    // PreDNAT rules
+	chainMark       = "ORIGINGUARD-MARK"       // PreDNAT accepts go here: mark the flow
 	chainInput      = "ORIGINGUARD-INPUT"      // jumped to from filter INPUT
 	chainLocal      = "ORIGINGUARD-LOCAL"      // Local rules and the default verdict
+	chainForward    = "ORIGINGUARD-FORWARD"    // jumped to from mangle FORWARD
 	chainPrefix     = "ORIGINGUARD-"
 
 	nftTable = "originguard" // nft table inet originguard
@@ -30,14 +32,19 @@ const (
 // hook is one jump from a built-in chain into ours.
 type hook struct{ table, builtin, chain string }
 
+// hooks are the jumps from built-in chains into ours, one each.
 var hooks = []hook{
 	{"mangle", "PREROUTING", chainPrerouting},
 	{"filter", "INPUT", chainInput},
+	// mangle, not filter: mangle FORWARD runs before filter FORWARD, where
+	// Calico (whose jumps sit at the top), Docker and kube-proxy ACCEPT
+	// forwarded packets, which would end the chain before our drop.
+	{"mangle", "FORWARD", chainForward},
 }
 
 // ownChains lists our chains per table, in declaration order.
 var ownChains = map[string][]string{
-	"mangle": {chainPrerouting, chainPreDNAT},
+	"mangle": {chainPrerouting, chainPreDNAT, chainMark, chainForward},
 	"filter": {chainInput, chainLocal},
 }
 
@@ -47,9 +54,10 @@ var ownChains = map[string][]string{
 // the same text.
 //
 // Every rendered text touches only what this package owns: the chains
-// ORIGINGUARD-PREROUTING and ORIGINGUARD-PREDNAT (mangle), ORIGINGUARD-INPUT
-// and ORIGINGUARD-LOCAL (filter), the ipsets og-<set>-v4 and og-<set>-v6,
-// and the nft table inet originguard. Chains and tables of kube-proxy
+// ORIGINGUARD-PREROUTING, ORIGINGUARD-PREDNAT, ORIGINGUARD-MARK and
+// ORIGINGUARD-FORWARD (mangle), ORIGINGUARD-INPUT and ORIGINGUARD-LOCAL
+// (filter), the
+// ipsets og-<set>-v4 and og-<set>-v6, and the nft table inet originguard. Chains and tables of kube-proxy
 // (KUBE-*), Calico (cali-*), flannel and Docker are never flushed, deleted
 // or reordered.
 //
@@ -61,7 +69,8 @@ var ownChains = map[string][]string{
 //	iptables -t filter -C INPUT -j ORIGINGUARD-INPUT 2>/dev/null ||
 //		iptables -t filter -I INPUT 1 -j ORIGINGUARD-INPUT
 //
-// and likewise for the other hooks the package doc lists.
+// and likewise for mangle PREROUTING → ORIGINGUARD-PREROUTING and mangle
+// FORWARD → ORIGINGUARD-FORWARD, in iptables and ip6tables.
 func (s Spec) Render(b Backend) (Script, error) {
 	switch b {
 	case IPTables, IPSet, NFTables:

@@ -27,6 +27,31 @@ var goldenSpecs = map[string]firewall.Spec{
 		Default: firewall.Reject,
 		Log:     firewall.Log{PerMinute: 10},
 	}.Spec(),
+	// Every protocol kind, host ports, a balancer, another mark bit.
+	"protocols": func() firewall.Spec {
+		s := firewall.Node{
+			Interfaces: []string{"eth0"},
+			Cluster:    []netip.Prefix{mp("10.0.0.0/8")},
+			Edge:       []netip.Prefix{mp("198.51.100.0/24"), mp("2001:db8:1::/48")},
+			Balancer:   []netip.Prefix{mp("192.168.255.0/24")},
+			HostPorts: []firewall.HostPort{
+				{Protocol: firewall.TCP, Ports: firewall.Port(443), From: "edge"},
+				{Protocol: firewall.UDP, Ports: firewall.Port(443), From: "edge"},
+				{Protocol: firewall.SCTP, Ports: firewall.Ports(9000, 9100), From: "cluster"},
+			},
+			NodePorts: firewall.Ports(30000, 30999),
+		}.Spec()
+		s.ConnMark = 0x100
+		for _, p := range []firewall.Protocol{firewall.VRRP, firewall.GRE, firewall.ESP, firewall.ProtocolNumber(1), firewall.ProtocolNumber(58)} {
+			s.Rules = append(s.Rules, firewall.Rule{Comment: "protocol " + string(p), Protocol: p, From: "cluster", Verdict: firewall.Accept})
+		}
+		s.Rules = append(s.Rules,
+			firewall.Rule{Comment: "SCTP from anyone", Protocol: firewall.SCTP, Ports: firewall.Port(3868), Verdict: firewall.Accept},
+			firewall.Rule{Comment: "GRE from nobody else", Protocol: firewall.GRE, Verdict: firewall.Drop},
+			firewall.Rule{Comment: "VRRP before DNAT", Stage: firewall.PreDNAT, Protocol: firewall.VRRP, From: "cluster", Verdict: firewall.Accept},
+		)
+		return s
+	}(),
 	// The smallest useful rule set: one hand-written rule, default drop.
 	"minimal": {
 		Sets:       []firewall.Set{{Name: "office", Prefixes: []netip.Prefix{mp("203.0.113.0/24")}}},
@@ -180,7 +205,7 @@ func TestValidate(t *testing.T) {
 		{"log", func(s *firewall.Spec) {
 			s.Log = firewall.Log{PerMinute: -1, Prefix: "a prefix that is much too long for iptables"}
 		},
-			[]string{"negative rate", "log prefix"}},
+			[]string{"rate -1/minute", "log prefix"}},
 	} {
 		s := ok
 		s.Sets = append([]firewall.Set(nil), ok.Sets...)
@@ -228,8 +253,9 @@ func TestCanonicalSets(t *testing.T) {
 			in = append(in, randPrefix())
 		}
 		spec := firewall.Spec{
-			Sets:       []firewall.Set{{Name: "s", Prefixes: in}},
-			Interfaces: []string{"eth0"},
+			Sets:         []firewall.Set{{Name: "s", Prefixes: in}},
+			Interfaces:   []string{"eth0"},
+			AllowLockout: true,
 		}
 		script, err := spec.Render(firewall.IPSet)
 		if err != nil {
@@ -280,18 +306,18 @@ func TestCanonicalSets(t *testing.T) {
 // one element per prefix.
 func TestRenderPlainScales(t *testing.T) {
 	edge := manyPrefixes(10_000)
-	spec := firewall.Node{Interfaces: []string{"eth0"}, Edge: edge}.Spec()
+	spec := firewall.Node{Interfaces: []string{"eth0"}, Edge: edge, AllowLockout: true}.Spec()
 	plain, err := spec.Render(firewall.IPTables)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// two NodePort rules (TCP, UDP) from edge
-	if got := strings.Count(plain.IPv4, "--dport 30000:32767 -m comment --comment \"NodePorts: the edge only\" -j RETURN\n"); got != 2*len(edge) {
-		t.Errorf("plain: %d edge rules, want %d", got, 2*len(edge))
+	if got := strings.Count(plain.IPv4, "--dport 30000:32767 -m comment --comment \"NodePorts: the edge\" -g ORIGINGUARD-MARK\n"); got != 3*len(edge) {
+		t.Errorf("plain: %d edge rules, want %d", got, 3*len(edge))
 	}
 	sets, _ := spec.Render(firewall.IPSet)
-	if got := strings.Count(sets.IPv4, "--match-set og-edge-v4 src"); got != 2 {
-		t.Errorf("ipset: %d edge rules, want 2", got)
+	if got := strings.Count(sets.IPv4, "--match-set og-edge-v4 src"); got != 3 {
+		t.Errorf("ipset: %d edge rules, want 3", got)
 	}
 	if got := strings.Count(sets.IPSet, "add og-edge-v4-new "); got != len(edge) {
 		t.Errorf("ipset: %d entries, want %d", got, len(edge))

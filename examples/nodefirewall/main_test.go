@@ -53,10 +53,26 @@ func TestRender(t *testing.T) {
 }
 
 func TestDefaultIsNFTablesOnEth0(t *testing.T) {
-	got := render(t)
+	got := render(t, "-cluster", "10.0.0.0/8")
 	for _, want := range []string{"backend nftables", "# interfaces: eth0\n", "table inet originguard {", `iifname "eth0"`} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output without flags lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// TestEdgePorts: -edge-port opens a port on the node to the edge before
+// DNAT, for an ingress controller on hostNetwork or a hostPort.
+func TestEdgePorts(t *testing.T) {
+	got := render(t, "-cluster", "10.0.0.0/8", "-edge-port", "443,8443/udp", "-edge-port", "9000-9100/sctp")
+	for _, want := range []string{
+		"# prednat tcp  443         from edge     accept host port from edge\n",
+		"# prednat udp  8443        from edge     accept host port from edge\n",
+		"# prednat sctp 9000-9100   from edge     accept host port from edge\n",
+		"ip saddr @edge_v4 tcp dport 443 ct mark set ct mark or 0x8000000 accept",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
 		}
 	}
 }
@@ -91,11 +107,15 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-backend", "pf"}, []string{`unknown backend "pf"`}},
 		{[]string{"-cluster", "10.0.0.0/8,10.0.0.0/33"}, []string{"-cluster", `"10.0.0.0/33"`}},
 		{[]string{"-admin", "office"}, []string{"-admin", `"office"`}},
-		{[]string{"-iface", "lo"}, []string{`"lo"`}},
-		{[]string{"-edge-file", bad}, []string{bad, "104.16.0.0/33", "line 2"}},
-		{[]string{"-edge-file", empty}, []string{empty, "no prefixes"}},
-		{[]string{"-edge-file", filepath.Join(dir, "missing.txt")}, []string{"missing.txt"}},
+		{[]string{"-iface", "lo", "-cluster", "10.0.0.0/8"}, []string{`"lo"`}},
+		{[]string{"-edge-file", bad, "-cluster", "10.0.0.0/8"}, []string{bad, "104.16.0.0/33", "line 2"}},
+		{[]string{"-edge-file", empty, "-cluster", "10.0.0.0/8"}, []string{empty, "no prefixes"}},
+		{[]string{"-edge-file", filepath.Join(dir, "missing.txt"), "-cluster", "10.0.0.0/8"}, []string{"missing.txt"}},
 		{[]string{"-apply"}, []string{"-apply needs -cluster"}},
+		{nil, []string{"closed to everyone", "-allow-lockout"}},
+		{[]string{"-balancer", "192.168.255.0/33"}, []string{"-balancer", `"192.168.255.0/33"`}},
+		{[]string{"-edge-port", "443/icmp"}, []string{"-edge-port", `"443/icmp"`}},
+		{[]string{"-edge-port", "90-80"}, []string{"-edge-port", `"90-80"`}},
 		{[]string{"eth0"}, []string{`unexpected argument "eth0"`}},
 		{[]string{"-nodes"}, []string{"-nodes"}},
 	} {
