@@ -245,7 +245,7 @@ func ExampleApplier_Apply() {
 		switch {
 		case cmd == "ip -d -o link show":
 			return "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536\n2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500\n", nil
-		case cmd == "nft list table inet originguard":
+		case cmd == "nft -t list table inet originguard":
 			// what nft list table prints after the apply
 			_, table, _ := strings.Cut(last, "\n\n")
 			return table, nil
@@ -268,7 +268,7 @@ func ExampleApplier_Apply() {
 	// nft list tables
 	// nft -c -f -
 	// nft -f -
-	// nft list table inet originguard
+	// nft -t list table inet originguard
 	// ip -o addr show
 	// conntrack -L -f ipv4
 	// conntrack -L -f ipv6

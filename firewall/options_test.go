@@ -34,7 +34,7 @@ func TestPrefixLimit(t *testing.T) {
 	}
 	lock := firewall.WithLockFile(filepath.Join(t.TempDir(), "lock"))
 	err := firewall.NewApplier(firewall.IPTables, firewall.WithRunner(node), lock).Apply(context.Background(), spec)
-	if err == nil || !strings.Contains(err.Error(), "5000 IPv4") || !strings.Contains(err.Error(), "limit of 4096") || !strings.Contains(err.Error(), "WithPrefixLimit") {
+	if err == nil || !strings.Contains(err.Error(), "5000 rules") || !strings.Contains(err.Error(), "limit of 4096") || !strings.Contains(err.Error(), "WithPrefixLimit") {
 		t.Errorf("Apply of 5000 prefixes with iptables: %v, want a refusal naming the count and the limit", err)
 	}
 	if asked {
@@ -49,6 +49,33 @@ func TestPrefixLimit(t *testing.T) {
 	for _, b := range []firewall.Backend{firewall.IPSet, firewall.NFTables} {
 		if err := firewall.NewApplier(b, firewall.WithRunner(node), lock).Apply(context.Background(), spec); !errors.Is(err, errNode) {
 			t.Errorf("%s with 5000 prefixes: %v, want no refusal (sets cost one lookup)", b, err)
+		}
+	}
+}
+
+// TestNFTablesRefusesWhatNFTCannotHold shows that the nftables backend
+// refuses, before it runs anything, a million prefixes (the nft tool would
+// need about 830 MiB, see BENCHMARKS.md), naming the limit and the way out.
+func TestNFTablesRefusesWhatNFTCannotHold(t *testing.T) {
+	ps := make([]netip.Prefix, 1_000_000)
+	for i := range ps {
+		ps[i] = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 32)
+	}
+	spec := firewall.Spec{
+		Sets:         []firewall.Set{{Name: "edge", Prefixes: ps}},
+		Rules:        []firewall.Rule{{Comment: "edge", Protocol: firewall.TCP, Ports: firewall.Port(443), From: "edge", Verdict: firewall.Accept}},
+		Interfaces:   []string{"eth0"},
+		AllowLockout: true,
+	}
+	node := func(_ context.Context, _, name string, _ ...string) (string, error) {
+		t.Errorf("the refused Apply ran %s", name)
+		return "", nil
+	}
+	lock := firewall.WithLockFile(filepath.Join(t.TempDir(), "lock"))
+	err := firewall.NewApplier(firewall.NFTables, firewall.WithRunner(node), lock).Apply(context.Background(), spec)
+	for _, want := range []string{"1000000 prefixes", "limit of 400000", "ipset backend", "WithPrefixLimit"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Apply of 1M prefixes with nftables: %v, want an error saying %q", err, want)
 		}
 	}
 }
