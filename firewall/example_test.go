@@ -470,3 +470,31 @@ func ExampleNode_Spec_hostPorts() {
 	// prednat tcp  30000-32767 from balancer accept
 	// prednat tcp  30000-32767 from anyone   drop
 }
+
+// The iptables backend renders one rule per source prefix, and every new
+// flow walks them: beyond DefaultPrefixLimit the Applier refuses before it
+// touches the node, unless the caller opts in with WithPrefixLimit. (The
+// Node preset matches the edge set in three rules: 15,002 rules here.)
+func ExampleWithPrefixLimit() {
+	edge := make([]netip.Prefix, 5000)
+	for i := range edge {
+		edge[i] = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 32)
+	}
+	spec := firewall.Node{
+		Interfaces: []string{"eth0"},
+		Edge:       edge,
+		Admin:      []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
+	}.Spec()
+	node := func(_ context.Context, _, name string, _ ...string) (string, error) {
+		return "", fmt.Errorf("%s: not on a node here", name)
+	}
+	fmt.Println(firewall.DefaultPrefixLimit(firewall.IPTables), firewall.DefaultPrefixLimit(firewall.NFTables))
+	err := firewall.NewApplier(firewall.IPTables, firewall.WithRunner(node), exampleLock).Apply(context.Background(), spec)
+	fmt.Println(err)
+	err = firewall.NewApplier(firewall.IPTables, firewall.WithRunner(node), exampleLock, firewall.WithPrefixLimit(20_000)).Apply(context.Background(), spec)
+	fmt.Println(err)
+	// Output:
+	// 4096 400000
+	// firewall: backend iptables would load 15002 rules (one per rule and source prefix), more than the limit of 4096: use a set-based backend (ipset, nftables), or raise the limit with WithPrefixLimit
+	// firewall: list interfaces: ip: not on a node here
+}
