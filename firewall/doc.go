@@ -106,7 +106,7 @@
 //	                     before its dstnat (-100); its accepts end only its table
 //	Calico iptables      PreDNAT and forward work (Calico's mangle passes new
 //	                     flows unless a preDNAT host-endpoint policy accepts
-//	                     them; nobody accepts in mangle FORWARD).
+//	                     them; Calico keeps no accepts in mangle FORWARD).
 //	                     Local: Calico keeps its jump above ours in INPUT, so a
 //	                     host-endpoint ACCEPT there skips our Local rules;
 //	                     prefer NFTables, or FELIX_CHAININSERTMODE=Append

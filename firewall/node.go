@@ -141,7 +141,7 @@ func (n Node) Spec() Spec {
 		add("Calico Typha: calico-node agents connect", TCP, Port(5473), "cluster")
 	}
 	for _, h := range n.HostPorts {
-		s.Rules = append(s.Rules, Rule{Comment: "host port from " + h.From, Stage: PreDNAT, Protocol: h.Protocol, Ports: h.Ports, From: h.From, Verdict: Accept})
+		s.Rules = append(s.Rules, Rule{Comment: "host port " + h.Ports.String() + "/" + string(h.Protocol) + " from " + h.From, Stage: PreDNAT, Protocol: h.Protocol, Ports: h.Ports, From: h.From, Verdict: Accept})
 	}
 	nodePorts := n.NodePorts
 	if nodePorts == (PortRange{}) {

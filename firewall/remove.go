@@ -10,7 +10,7 @@ import (
 
 // Remove takes this package's firewall off the node, for the Applier's
 // backend only: with [IPTables] and [IPSet], every rule of mangle
-// PREROUTING and filter INPUT that jumps into an ORIGINGUARD-* chain
+// PREROUTING, mangle FORWARD and filter INPUT that jumps into an ORIGINGUARD-* chain
 // (however many there are), then the ORIGINGUARD-* chains of mangle and
 // filter, in IPv4 and IPv6; with [IPSet] also the og-* ipsets, once no rule
 // refers to them; with [NFTables], the table inet originguard.

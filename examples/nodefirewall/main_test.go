@@ -66,9 +66,9 @@ func TestDefaultIsNFTablesOnEth0(t *testing.T) {
 func TestEdgePorts(t *testing.T) {
 	got := render(t, "-cluster", "10.0.0.0/8", "-edge-port", "443,8443/udp", "-edge-port", "9000-9100/sctp")
 	for _, want := range []string{
-		"# prednat tcp  443         from edge     accept host port from edge\n",
-		"# prednat udp  8443        from edge     accept host port from edge\n",
-		"# prednat sctp 9000-9100   from edge     accept host port from edge\n",
+		"# prednat tcp  443         from edge     accept host port 443/tcp from edge\n",
+		"# prednat udp  8443        from edge     accept host port 8443/udp from edge\n",
+		"# prednat sctp 9000-9100   from edge     accept host port 9000-9100/sctp from edge\n",
 		"ip saddr @edge_v4 tcp dport 443 ct mark set ct mark or 0x8000000 accept",
 	} {
 		if !strings.Contains(got, want) {
