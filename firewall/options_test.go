@@ -176,6 +176,7 @@ tcp      6 431999 ESTABLISHED src=10.244.1.5 dst=192.0.2.1 sport=41000 dport=102
 tcp      6 431999 ESTABLISHED src=192.0.2.1 dst=203.0.113.50 sport=42000 dport=443 src=203.0.113.50 dst=192.0.2.1 sport=443 dport=42000 [ASSURED] mark=0 use=1
 tcp      6 431999 ESTABLISHED src=198.51.100.7 dst=192.0.2.1 sport=43000 dport=30080 src=10.244.1.5 dst=198.51.100.7 sport=8080 dport=43000 [ASSURED] mark=0 use=1
 udp      17 29 src=203.0.113.9 dst=203.0.113.77 sport=5001 dport=30080 src=203.0.113.77 dst=203.0.113.9 sport=30080 dport=5001 mark=0 use=1
+tcp      6 431999 ESTABLISHED src=203.0.113.9 dst=198.51.100.200 sport=44000 dport=443 src=10.244.1.7 dst=203.0.113.9 sport=8443 dport=44000 [ASSURED] mark=0 use=1
 icmp     1 29 src=203.0.113.9 dst=192.0.2.1 type=8 code=0 id=7 src=192.0.2.1 dst=203.0.113.9 type=0 code=0 id=7 mark=0 use=1
 `
 	var deleted []string
@@ -243,10 +244,13 @@ icmp     1 29 src=203.0.113.9 dst=192.0.2.1 type=8 code=0 id=7 src=192.0.2.1 dst
 		"conntrack -D -f ipv4 -p tcp --orig-src 203.0.113.9 --orig-dst 192.0.2.1 --sport 40000 --dport 30080",
 		// an edge peer, but to a port no rule opens (and gone by now)
 		"conntrack -D -f ipv4 -p udp --orig-src 198.51.100.7 --orig-dst 192.0.2.1 --sport 5000 --dport 5353",
+		// the stranger's flow to a load-balancer IP, DNATed to a pod
+		"conntrack -D -f ipv4 -p tcp --orig-src 203.0.113.9 --orig-dst 198.51.100.200 --sport 44000 --dport 443",
 	}
 	// Kept: a pod (routed via cali1) to the kubelet, the node's own outbound
-	// flow, the edge peer's NodePort flow, a flow to an address that is not
-	// the node's, and ICMP (no ports).
+	// flow, the edge peer's NodePort flow, a flow routed through the node
+	// to an address that is not its own and not DNATed, and ICMP (no
+	// ports).
 	if diff := cmp.Diff(want, deleted); diff != "" {
 		t.Errorf("deleted flows (-want +got):\n%s", diff)
 	}
