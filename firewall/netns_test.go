@@ -1,10 +1,12 @@
+//go:build linux
+
 package firewall_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,7 +16,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/originguard/originguard/firewall"
-	"github.com/originguard/originguard/internal/testbed"
+	"github.com/originguard/originguard/internal/testbed/netns"
+	"github.com/originguard/originguard/internal/testbed/testenv"
 )
 
 // bed is a node with four neighbours, each on its own veth:
@@ -30,8 +33,16 @@ import (
 // Chains named like kube-proxy's and Calico's and a foreign nft table are
 // there before the firewall, so tests can show they survive it.
 type bed struct {
-	node, edge, cluster, stranger, pod *testbed.Netns
+	node, edge, cluster, stranger, pod *netns.Namespace
 	ifs                                []string // the node's ends of the peers' veths
+	lock                               string   // the node's lock file
+}
+
+// applier is an Applier for the bed's node: its tools run in the node's
+// namespace (through run, x.runner() or a wrapper of it), and it locks the
+// node's own lock file.
+func (x *bed) applier(b firewall.Backend, run firewall.Runner, opts ...firewall.Option) *firewall.Applier {
+	return firewall.NewApplier(b, append([]firewall.Option{firewall.WithRunner(run), firewall.WithLockFile(x.lock)}, opts...)...)
 }
 
 const nodePort = 30080
@@ -46,33 +57,34 @@ var (
 
 func newBed(t *testing.T, b firewall.Backend) *bed {
 	t.Helper()
-	needs := []testbed.Need{testbed.NeedRoot, testbed.NeedIPRoute, testbed.NeedIPTables, testbed.NeedIP6Tables}
+	needs := []testenv.Need{testenv.NeedRoot, testenv.NeedIPRoute, testenv.NeedIPTables, testenv.NeedIP6Tables, testenv.NeedConntrack}
 	switch b {
 	case firewall.IPSet:
-		needs = append(needs, testbed.NeedIPSet)
+		needs = append(needs, testenv.NeedIPSet)
 	case firewall.NFTables:
-		needs = append(needs, testbed.NeedNFT)
+		needs = append(needs, testenv.NeedNFT)
 	}
-	testbed.Require(t, needs...)
+	testenv.Require(t, needs...)
 	x := &bed{
-		node:     testbed.NewNetns(t, "node"),
-		edge:     testbed.NewNetns(t, "edge"),
-		cluster:  testbed.NewNetns(t, "cluster"),
-		stranger: testbed.NewNetns(t, "stranger"),
-		pod:      testbed.NewNetns(t, "pod"),
+		node:     netns.New(t, "node"),
+		edge:     netns.New(t, "edge"),
+		cluster:  netns.New(t, "cluster"),
+		stranger: netns.New(t, "stranger"),
+		pod:      netns.New(t, "pod"),
+		lock:     filepath.Join(t.TempDir(), "originguard.lock"),
 	}
 	for _, l := range []struct {
-		peer        *testbed.Netns
+		peer        *netns.Namespace
 		node, peer_ []netip.Prefix
 	}{
 		{x.edge, []netip.Prefix{mp("192.0.2.1/26"), mp("2001:db8:1::1/64")}, []netip.Prefix{mp("192.0.2.2/26"), mp("2001:db8:1::2/64")}},
 		{x.cluster, []netip.Prefix{mp("198.51.100.1/24"), mp("2001:db8:2::1/64")}, []netip.Prefix{mp("198.51.100.2/24"), mp("2001:db8:2::2/64")}},
 		{x.stranger, []netip.Prefix{mp("203.0.113.1/24"), mp("2001:db8:3::1/64")}, []netip.Prefix{mp("203.0.113.2/24"), mp("2001:db8:3::2/64")}},
 	} {
-		nodeIf, _ := testbed.Link(t, x.node, l.node, l.peer, l.peer_)
+		nodeIf, _ := netns.Link(t, x.node, l.node, l.peer, l.peer_)
 		x.ifs = append(x.ifs, nodeIf)
 	}
-	testbed.Link(t, x.node, []netip.Prefix{mp("192.0.2.129/26"), mp("2001:db8:4::1/64")},
+	netns.Link(t, x.node, []netip.Prefix{mp("192.0.2.129/26"), mp("2001:db8:4::1/64")},
 		x.pod, []netip.Prefix{mp("192.0.2.130/26"), mp("2001:db8:4::2/64")})
 	x.pod.MustRun(t, "ip", "route", "add", "default", "via", "192.0.2.129")
 	x.pod.MustRun(t, "ip", "-6", "route", "add", "default", "via", "2001:db8:4::1")
@@ -158,7 +170,7 @@ func (x *bed) runner() firewall.Runner {
 
 // probe is one connection attempt and whether it must get through.
 type probe struct {
-	from *testbed.Netns
+	from *netns.Namespace
 	who  string
 	udp  bool
 	to   netip.AddrPort
@@ -190,7 +202,7 @@ func (x *bed) probes(fam int, firewalled bool) []probe {
 // has to get neighbour discovery through the firewall.
 func (x *bed) check(t *testing.T, firewalled bool) {
 	t.Helper()
-	for _, ns := range []*testbed.Netns{x.node, x.edge, x.cluster, x.stranger, x.pod} {
+	for _, ns := range []*netns.Namespace{x.node, x.edge, x.cluster, x.stranger, x.pod} {
 		ns.MustRun(t, "ip", "-6", "neigh", "flush", "all")
 	}
 	var wg sync.WaitGroup
@@ -277,14 +289,14 @@ func (x *bed) foreign(t *testing.T, b firewall.Backend) string {
 }
 
 func TestApplyInNamespaces(t *testing.T) {
-	for _, b := range firewall.Backends {
+	for _, b := range firewall.Backends() {
 		t.Run(string(b), func(t *testing.T) {
 			x := newBed(t, b)
 			ctx := context.Background()
 			x.check(t, false) // the bed works, and without the firewall the stranger gets in
 			foreign := x.foreign(t, b)
 
-			a := firewall.NewApplier(b, firewall.WithRunner(x.runner()))
+			a := x.applier(b, x.runner())
 			if err := a.Apply(ctx, x.spec()); err != nil {
 				t.Fatal(err)
 			}
@@ -313,12 +325,11 @@ func TestApplyInNamespaces(t *testing.T) {
 	}
 }
 
-// TestApplyRollsBack breaks an apply at every command it runs, once before
-// the command runs and once after it ran (a tool that did its work and then
-// failed), and checks each time that the node's rules are exactly those of
-// the previous apply.
+// TestApplyRollsBack breaks an apply at every command it runs, in every
+// way breakEveryStep knows (a failing tool, a caller cancelling), and checks
+// each time that the node's rules are exactly those of the previous apply.
 func TestApplyRollsBack(t *testing.T) {
-	for _, b := range firewall.Backends {
+	for _, b := range firewall.Backends() {
 		t.Run(string(b), func(t *testing.T) {
 			x := newBed(t, b)
 			ctx := context.Background()
@@ -327,58 +338,20 @@ func TestApplyRollsBack(t *testing.T) {
 			first := x.spec()
 			first.Sets = append(first.Sets, firewall.Set{Name: "old", Prefixes: []netip.Prefix{mp("203.0.113.0/24")}})
 			first.Rules = append(first.Rules, firewall.Rule{Comment: "old", Protocol: firewall.TCP, Ports: firewall.Port(8080), From: "old", Verdict: firewall.Accept})
-			if err := firewall.NewApplier(b, firewall.WithRunner(x.runner())).Apply(ctx, first); err != nil {
-				t.Fatal(err)
-			}
-			want := x.state(t, b)
 			// A different rule set: another edge, more rules.
 			next := x.spec(mp("192.0.2.0/28"), mp("192.0.2.32/28"), mp("2001:db8:1::/80"))
 			next.Rules = append(next.Rules, firewall.Rule{Comment: "extra", Protocol: firewall.TCP, Ports: firewall.Port(8443), From: "edge", Verdict: firewall.Accept})
-
-			for _, after := range []bool{false, true} {
-				for i := 0; ; i++ {
-					calls, failed := 0, false
-					run := x.runner()
-					broken := func(ctx context.Context, stdin, name string, args ...string) (string, error) {
-						calls++
-						if calls-1 != i || failed {
-							return run(ctx, stdin, name, args...)
-						}
-						failed = true
-						if after {
-							out, err := run(ctx, stdin, name, args...)
-							return out, errors.Join(err, fmt.Errorf("injected failure after %s", name))
-						}
-						return "", fmt.Errorf("injected failure before %s", name)
-					}
-					err := firewall.NewApplier(b, firewall.WithRunner(broken)).Apply(ctx, next)
-					if !failed {
-						if err != nil {
-							t.Fatalf("apply without injected failure: %v", err)
-						}
-						if i < 4 {
-							t.Fatalf("apply ran only %d commands", i)
-						}
-						break
-					}
-					if err == nil {
-						t.Fatalf("failure injected at command %d (after=%v) went unreported", i, after)
-					}
-					if errors.Is(err, firewall.ErrRollback) {
-						t.Fatalf("command %d (after=%v): rollback failed: %v", i, after, err)
-					}
-					if diff := cmp.Diff(want, x.state(t, b)); diff != "" {
-						t.Fatalf("failure at command %d (after=%v, %v) left changed rules (-before +after):\n%s", i, after, err, diff)
-					}
-				}
-				// The last loop applied next for real; put the first spec back.
-				if err := firewall.NewApplier(b, firewall.WithRunner(x.runner())).Apply(ctx, first); err != nil {
+			apply := func(s firewall.Spec) string {
+				t.Helper()
+				if err := x.applier(b, x.runner()).Apply(ctx, s); err != nil {
 					t.Fatal(err)
 				}
-				if diff := cmp.Diff(want, x.state(t, b)); diff != "" {
-					t.Fatalf("re-applying the first spec (-first +again):\n%s", diff)
-				}
+				return x.state(t, b)
 			}
+			after := apply(next)
+			before := apply(first)
+			x.breakEveryStep(t, b, func(ctx context.Context, a *firewall.Applier) error { return a.Apply(ctx, next) },
+				func() { apply(first) }, before, after)
 			x.check(t, true)
 		})
 	}
@@ -389,11 +362,14 @@ func TestApplyRollsBack(t *testing.T) {
 // files pin down is text the kernel accepts.
 func TestGoldenSpecsLoad(t *testing.T) {
 	for name, spec := range goldenSpecs {
-		for _, b := range firewall.Backends {
+		for _, b := range firewall.Backends() {
 			t.Run(name+"/"+string(b), func(t *testing.T) {
 				x := newBed(t, b)
+				// The interfaces the golden specs guard (the kernel here
+				// has no dummy driver; a veth pair's two ends will do).
+				x.node.MustRun(t, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "ens3")
 				run := x.runner()
-				if err := firewall.NewApplier(b, firewall.WithRunner(run)).Apply(context.Background(), spec); err != nil {
+				if err := x.applier(b, run).Apply(context.Background(), spec); err != nil {
 					t.Fatal(err)
 				}
 				var out string
@@ -414,7 +390,7 @@ func TestGoldenSpecsLoad(t *testing.T) {
 // ipset behind, while the sets still in use keep their entries.
 func TestApplyDropsStaleSets(t *testing.T) {
 	x := newBed(t, firewall.IPSet)
-	a := firewall.NewApplier(firewall.IPSet, firewall.WithRunner(x.runner()))
+	a := x.applier(firewall.IPSet, x.runner())
 	withOld := x.spec()
 	withOld.Sets = append(withOld.Sets, firewall.Set{Name: "old", Prefixes: []netip.Prefix{mp("203.0.113.0/24")}})
 	withOld.Rules = append(withOld.Rules, firewall.Rule{Comment: "old", Protocol: firewall.TCP, Ports: firewall.Port(8080), From: "old", Verdict: firewall.Accept})
@@ -429,41 +405,9 @@ func TestApplyDropsStaleSets(t *testing.T) {
 	}
 	got := strings.Fields(x.node.MustRun(t, "ipset", "list", "-n"))
 	slices.Sort(got)
-	want := []string{"og-admin-v4", "og-admin-v6", "og-cluster-v4", "og-cluster-v6", "og-edge-v4", "og-edge-v6"}
+	want := []string{"og-admin-v4", "og-admin-v6", "og-balancer-v4", "og-balancer-v6", "og-cluster-v4", "og-cluster-v6", "og-edge-v4", "og-edge-v6"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ipsets after dropping set old (-want +got):\n%s", diff)
 	}
 	x.check(t, true)
-}
-
-// TestNodePortsAtInputMissTheirTraffic shows with real packets why NodePort
-// rules belong at PreDNAT: the same drop at the Local stage (filter INPUT)
-// never sees NodePort traffic, because kube-proxy's DNAT sends it through
-// FORWARD to the pod.
-func TestNodePortsAtInputMissTheirTraffic(t *testing.T) {
-	x := newBed(t, firewall.IPTables)
-	spec := x.spec()
-	var rules []firewall.Rule
-	for _, r := range spec.Rules {
-		if r.Stage == firewall.PreDNAT {
-			r.Stage = firewall.Local // the common mistake
-		}
-		rules = append(rules, r)
-	}
-	spec.Rules = rules
-	if err := firewall.NewApplier(firewall.IPTables, firewall.WithRunner(x.runner())).Apply(context.Background(), spec); err != nil {
-		t.Fatal(err)
-	}
-	for i, to := range nodeFromStranger {
-		if err := x.stranger.ProbeTCP(netip.AddrPortFrom(to, nodePort), 5*time.Second); err != nil {
-			t.Errorf("IPv%d: with the NodePort drop on INPUT the stranger was blocked (%v); the bed no longer shows the DNAT bypass", 4+2*i, err)
-		}
-	}
-	// The same rules at PreDNAT do stop it.
-	if err := firewall.NewApplier(firewall.IPTables, firewall.WithRunner(x.runner())).Apply(context.Background(), x.spec()); err != nil {
-		t.Fatal(err)
-	}
-	if err := x.stranger.ProbeTCP(netip.AddrPortFrom(nodeFromStranger[0], nodePort), 700*time.Millisecond); err == nil {
-		t.Error("with the NodePort drop at PreDNAT the stranger still got in")
-	}
 }
