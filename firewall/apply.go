@@ -120,11 +120,11 @@ func (a *Applier) applyIPTables(ctx context.Context, s Spec) error {
 	if err != nil {
 		return err
 	}
-	script, err := s.Render(a.backend, Saved{IPv4: before.saved[0], IPv6: before.saved[1]})
+	script, err := s.Render(a.backend)
 	if err != nil {
 		return err
 	}
-	text := [2]string{script.IPv4, script.IPv6}
+	text := [2]string{withJumps(script.IPv4, before.saved[0]), withJumps(script.IPv6, before.saved[1])}
 	fail := func(step string, err error) error { return a.undoIPTables(ctx, before, step, err) }
 	if a.backend == IPSet {
 		// No dry run exists for ipset; its sets must exist before
@@ -440,7 +440,7 @@ func refillIPSets(before ipsets) string {
 }
 
 func (a *Applier) applyNFT(ctx context.Context, s Spec) error {
-	script, err := s.Render(NFTables, Saved{})
+	script, err := s.Render(NFTables)
 	if err != nil {
 		return err
 	}

@@ -39,59 +39,102 @@
 //     atomically in one nft -f transaction ("table" then "delete table"
 //     then the new table, which also works when the table does not exist).
 //
-// The iptables backends own the chains ORIGINGUARD-PREROUTING and
-// ORIGINGUARD-PREDNAT (mangle) and ORIGINGUARD-INPUT and ORIGINGUARD-LOCAL
-// (filter). Restore input is used with --noflush and declares only those
-// chains, which flushes only them. The single jump from PREROUTING and from
-// INPUT is the one thing restore input cannot make idempotent by itself (it
-// cannot test whether a rule exists), so [Spec.Render] takes what
-// iptables-save prints now ([Saved]) and emits an insert only when the jump
-// is missing, and deletes duplicates. The jump is inserted at the top once
-// and never moved afterwards.
+// The iptables backends own the chains ORIGINGUARD-PREROUTING,
+// ORIGINGUARD-PREDNAT, ORIGINGUARD-MARK and ORIGINGUARD-FORWARD (mangle) and
+// ORIGINGUARD-INPUT and ORIGINGUARD-LOCAL (filter). Restore input is used
+// with --noflush and declares only those chains, which flushes only them. [Spec.Render] is pure: it reads no node
+// state, and its text has no jump from the built-in chains, because restore
+// input cannot test whether a rule exists. The [Applier] reads iptables-save
+// first and adds exactly the lines that leave one jump from mangle
+// PREROUTING, mangle FORWARD and filter INPUT: an insert at the top when
+// there is none, deletes when there are several. The jump is inserted at the top once and never moved
+// afterwards.
 //
-// # NodePorts and DNAT
+// # What is filtered, and what is not
 //
-// kube-proxy DNATs a packet to a NodePort in nat PREROUTING; the packet
-// then goes through FORWARD to the pod. A filter-INPUT rule on ports
-// 30000-32767 therefore never sees NodePort traffic — a common, silent
-// mistake. Rules at [PreDNAT] run where the port the client sent is still
-// visible: in mangle PREROUTING (after conntrack, so "established" is
-// known; before nat) and in an nft chain hooked at prerouting with priority
-// mangle (-150), ahead of dstnat (-100, where kube-proxy's nft mode and
-// iptables-nft's nat run). They only see packets addressed to one of the
-// node's own addresses (addrtype LOCAL, fib daddr type local); packets
-// addressed to pods or load-balancer IPs are left alone. REJECT is not
-// allowed before routing, so PreDNAT rules drop. At the [Local] stage
-// (filter INPUT), packets that were DNATed (conntrack state DNAT) are let
-// through, because PreDNAT has already judged them by their original port.
-// A cloud load balancer's health checks of a Service with
-// externalTrafficPolicy: Local go to its healthCheckNodePort, which is a
-// NodePort too: put the balancer's health-check ranges in the edge set.
+// kube-proxy DNATs a packet to a NodePort in nat PREROUTING, and the packet
+// then goes through FORWARD to the pod: a filter-INPUT rule on ports
+// 30000-32767 never sees it. So do a CNI's hostPort (portmap), Docker's -p,
+// and kube-proxy for a Service's externalIPs and load-balancer IPs. A
+// REDIRECT sends a packet to another port of the node. Every one of these
+// paths is judged before the rewrite:
 //
-// # Coexistence with kube-proxy and Calico
+//   - [PreDNAT] rules judge every new flow that arrives on a guarded
+//     interface, whatever its destination, with the port the client sent:
+//     in mangle PREROUTING (after conntrack, before nat) and in an nft
+//     chain at prerouting priority mangle (-150), ahead of dstnat (-100,
+//     where kube-proxy's nft mode and iptables-nft's nat run). A flow they
+//     accept gets a conntrack mark ([Spec.ConnMark]); a drop ends it.
+//   - A new flow from a guarded interface that was DNATed (to a pod or a
+//     container) without the mark is dropped in mangle FORWARD (nft:
+//     forward, priority mangle), ahead of the accepts of Calico, Docker and
+//     kube-proxy in filter FORWARD. So a hostPort, a Docker port or a VIP
+//     is closed until a PreDNAT rule opens it ([Node.HostPorts]).
+//   - At the [Local] stage (filter INPUT), marked flows pass: what PreDNAT
+//     accepted and the node answers itself, without DNAT: a Service's
+//     healthCheckNodePort, every NodePort in kube-proxy's IPVS mode, an
+//     ingress controller on hostNetwork. Every other new flow, a REDIRECTed
+//     one included, meets the Local rules with the port it arrives at, and
+//     then the default verdict. Packets conntrack finds INVALID are dropped
+//     first, never rejected: a reset built from an out-of-window packet
+//     kills the peer's real connection (kubernetes#74839).
+//
+// Not filtered: packets on loopback and on interfaces not listed in
+// [Spec.Interfaces] (pods' veths, cali*, vxlan.calico, tunl0,
+// wireguard.cali, so pods still reach node-local services); packets the
+// node sends; forwarded packets that were not DNATed (routed pod traffic,
+// which is NetworkPolicy's job); replies, and flows that conntrack already
+// knows (see [Applier] for flows opened before an Apply); and anything that
+// never reaches netfilter (see eBPF below).
+// REJECT is not allowed before routing, so PreDNAT rules drop.
+//
+// # Coexistence
 //
 // Nothing here flushes, deletes, renames or reorders a chain or table it
-// does not own: no KUBE-*, cali-*, FLANNEL*, DOCKER* chain, no foreign nft
-// table, no built-in chain policy. This package's accepts are never final:
-// the iptables backends RETURN to the built-in chain, so kube-proxy's and
-// Calico's rules after the jump still run, and an nft accept ends only this
-// package's table, so other tables' base chains still see the packet. Only
-// its drops and rejects are final. Traffic on loopback and on interfaces
-// not listed in [Spec.Interfaces] (pods' veths, cali*, vxlan.calico, tunl0,
-// wireguard.cali) is never filtered, so pods still reach node-local
-// services.
+// does not own, nor changes a built-in chain's policy. This package's
+// accepts are never final: the iptables backends RETURN to the built-in
+// chain, so others' rules after the jump still run, and an nft accept ends
+// only this package's table. Its drops and rejects are final. Others'
+// accepts can be final too: an iptables ACCEPT before our jump in the same
+// built-in chain ends that chain.
 //
-// Others' accepts can be final. With the iptables backends, the jump is
-// inserted at the top, but Calico also keeps its jump at the top of INPUT
-// and PREROUTING; a packet its host-endpoint policy ACCEPTs before our jump
-// is not seen by our chains. With nftables, every base chain at a hook runs
-// and a drop in any of them is final, so this package's table filters
-// regardless of iptables' accepts: prefer [NFTables] next to Calico host
-// endpoints.
+//	kube-proxy iptables  works: NodePorts judged in mangle before its nat
+//	                     DNAT; LB and external IPs need a PreDNAT accept
+//	kube-proxy IPVS      works: no netfilter DNAT, the NodePort reaches INPUT
+//	                     marked; VIPs on kube-ipvs0 are local: PreDNAT accept
+//	kube-proxy nftables  works: separate tables; our prerouting (-150) runs
+//	                     before its dstnat (-100); its accepts end only its table
+//	Calico iptables      PreDNAT and forward work (Calico's mangle passes new
+//	                     flows unless a preDNAT host-endpoint policy accepts
+//	                     them; Calico keeps no accepts in mangle FORWARD).
+//	                     Local: Calico keeps its jump above ours in INPUT, so a
+//	                     host-endpoint ACCEPT there skips our Local rules;
+//	                     prefer NFTables, or FELIX_CHAININSERTMODE=Append
+//	Calico nftables      works: separate tables, drops final everywhere
+//	Calico eBPF          Local works for the node's own sockets; NodePorts and
+//	                     DNAT happen in eBPF before netfilter: PreDNAT never
+//	                     sees them. Use Calico host-endpoint policy for those
+//	Cilium               with kube-proxy: as kube-proxy. With kube-proxy
+//	                     replacement or BPF host routing, NodePorts and
+//	                     forwarded flows bypass netfilter as with Calico eBPF:
+//	                     use Cilium's host firewall for those
+//	firewalld            NFTables works (both tables filter; a packet must pass
+//	                     both). With its iptables backend, a reload flushes
+//	                     every chain, ours included: use NFTables
+//	Docker               works; published ports (-p) on guarded interfaces are
+//	                     closed until a PreDNAT accept (DOCKER-USER not needed)
+//
+// With nftables every base chain at a hook runs and a drop in any of them
+// is final, so this package's table filters whatever iptables accepts:
+// prefer [NFTables] next to Calico host endpoints and firewalld. Both
+// flavours of iptables (legacy and nf_tables) must not be mixed on a node.
 //
 // If Calico runs in IP-in-IP mode, set [Node.IPIP]; for VXLAN set
 // [Node.VXLAN] (flannel's VXLAN uses 8472/udp: add a [Rule]). Otherwise a
 // default drop on the node's interface cuts pods on different nodes apart.
+// On LKE, set [Node.WireGuard] too: the control plane reaches kubelets for
+// kubectl exec, logs and port-forward through a WireGuard tunnel on
+// 51820/udp.
 //
 // # Running it on every node
 //
@@ -118,17 +161,16 @@
 //
 // Without the Applier, the rendered text can be loaded by a shell script:
 // ipset restore < sets (ipset backend only), then iptables-restore
-// --noflush and ip6tables-restore --noflush, or nft -f for nftables. Feed
-// the output of iptables-save to [Spec.Render] each time so that the jump
-// lines come out right.
+// --noflush and ip6tables-restore --noflush, then add each jump once (see
+// [Spec.Render]), or nft -f for nftables.
 //
 // # Uninstalling and switching backends
 //
 // [Applier.Remove] takes this package's firewall off the node, for the
 // Applier's backend: with the iptables backends, every rule of mangle
-// PREROUTING and filter INPUT that jumps into an ORIGINGUARD-* chain, then
-// those chains, in IPv4 and IPv6 (one iptables-restore --noflush
-// transaction per family), and with [IPSet] then the og-* ipsets; with
+// PREROUTING, mangle FORWARD and filter INPUT that jumps into an
+// ORIGINGUARD-* chain, then those chains, in IPv4 and IPv6 (one
+// iptables-restore --noflush transaction per family), and with [IPSet] then the og-* ipsets; with
 // [NFTables], the table inet originguard (one nft -f transaction). Nothing
 // else is touched, removing twice is harmless, and a failure restores the
 // previous rules as Apply does. To uninstall, stop the DaemonSet first (or
@@ -155,10 +197,12 @@
 //
 // # Limits
 //
-// Rules match TCP, UDP and IP-in-IP only; ICMP echo (ping) is not let in.
-// The Applier replaces what it owns for its own backend (and destroys the
-// ipsets of sets dropped from the Spec): Apply does not remove the rules
-// of another backend after a switch; Remove does, with the old backend's
-// Applier. IPv6 is always rendered: a node without ip6tables
+// Rules match TCP, UDP and SCTP with ports, and any other IP protocol by
+// number ([ProtocolNumber]; [IPIP] and ICMP on IPv4 only, ICMPv6 on IPv6
+// only). ICMP echo (ping) is let in over IPv6, as RFC 4890 asks of a host,
+// and not over IPv4. The Applier replaces what it owns for its own backend
+// (and destroys the ipsets of sets dropped from the Spec): Apply does not
+// remove the rules of another backend after a switch; Remove does, with the
+// old backend's Applier. IPv6 is always rendered: a node without ip6tables
 // support fails the IPv6 step (and is rolled back).
 package firewall

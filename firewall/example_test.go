@@ -28,45 +28,55 @@ func ExampleNode_Spec() {
 		if from == "" {
 			from = "anyone"
 		}
-		fmt.Printf("%-7s %s %-11s from %-7s %-6s # %s\n", r.Stage, r.Protocol, r.Ports, from, r.Verdict, r.Comment)
+		fmt.Printf("%-7s %-4s %-11s from %-8s %-6s # %s\n", r.Stage, r.Protocol, r.Ports, from, r.Verdict, r.Comment)
 	}
 	// Output:
-	// local   tcp 10250       from cluster accept # kubelet API: the API server calls it for exec and logs
-	// local   tcp 6443        from cluster accept # API server: kubelets and controllers on other nodes
-	// local   tcp 6443        from admin   accept # API server: kubectl from admins
-	// local   tcp 22          from admin   accept # SSH from admins
-	// local   tcp 179         from cluster accept # Calico BGP peering (TCP)
-	// prednat tcp 30000-32767 from edge    accept # NodePorts: the edge only
-	// prednat tcp 30000-32767 from anyone  drop   # NodePorts: nobody else
-	// prednat udp 30000-32767 from edge    accept # NodePorts: the edge only
-	// prednat udp 30000-32767 from anyone  drop   # NodePorts: nobody else
+	// local   tcp  10250       from cluster  accept # kubelet API: the API server calls it for exec and logs
+	// local   tcp  6443        from cluster  accept # API server: kubelets and controllers on other nodes
+	// local   tcp  6443        from admin    accept # API server: kubectl from admins
+	// local   tcp  10256       from cluster  accept # kube-proxy healthz: other nodes
+	// local   tcp  10256       from balancer accept # kube-proxy healthz: load-balancer health checks
+	// local   tcp  22          from admin    accept # SSH from admins
+	// local   tcp  179         from cluster  accept # Calico BGP peering (TCP)
+	// prednat tcp  30000-32767 from edge     accept # NodePorts: the edge
+	// prednat tcp  30000-32767 from balancer accept # NodePorts: the load balancer
+	// prednat tcp  30000-32767 from anyone   drop   # NodePorts: nobody else
+	// prednat udp  30000-32767 from edge     accept # NodePorts: the edge
+	// prednat udp  30000-32767 from balancer accept # NodePorts: the load balancer
+	// prednat udp  30000-32767 from anyone   drop   # NodePorts: nobody else
+	// prednat sctp 30000-32767 from edge     accept # NodePorts: the edge
+	// prednat sctp 30000-32767 from balancer accept # NodePorts: the load balancer
+	// prednat sctp 30000-32767 from anyone   drop   # NodePorts: nobody else
 }
 
 // Validate reports every problem at once.
 func ExampleSpec_Validate() {
 	spec := firewall.Spec{
-		Rules: []firewall.Rule{{Protocol: "sctp", Ports: firewall.Port(22), From: "admins", Verdict: firewall.Accept}},
+		Rules: []firewall.Rule{{Protocol: "icmp", From: "admins", Verdict: firewall.Accept}},
 	}
 	fmt.Println(spec.Validate())
 	// Output:
-	// firewall: rule 0 (""): unknown protocol "sctp" (want tcp, udp or ipip)
+	// firewall: rule 0 (""): unknown protocol "icmp" (want tcp, udp, sctp, ipip or an IP protocol number 1-254)
 	// firewall: rule 0 (""): from unknown set "admins"
+	// firewall: no Local rule accepts anything from anyone: SSH, the kubelet and the API server would be closed to everyone (give the sets prefixes, or set AllowLockout)
 	// firewall: no interfaces: name the outward-facing ones, e.g. eth0
 }
 
 // The nftables backend: one inet table, replaced atomically by nft -f.
 func ExampleSpec_Render_nftables() {
 	spec := firewall.Spec{
-		Sets: []firewall.Set{{Name: "edge", Prefixes: []netip.Prefix{
-			netip.MustParsePrefix("198.51.100.0/24"), netip.MustParsePrefix("2001:db8::/32"),
-		}}},
+		Sets: []firewall.Set{
+			{Name: "edge", Prefixes: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24"), netip.MustParsePrefix("2001:db8::/32")}},
+			{Name: "admin", Prefixes: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}},
+		},
 		Rules: []firewall.Rule{
 			{Comment: "NodePorts: edge", Stage: firewall.PreDNAT, Protocol: firewall.TCP, Ports: firewall.Ports(30000, 32767), From: "edge", Verdict: firewall.Accept},
 			{Comment: "NodePorts: others", Stage: firewall.PreDNAT, Protocol: firewall.TCP, Ports: firewall.Ports(30000, 32767), Verdict: firewall.Drop},
+			{Comment: "SSH", Protocol: firewall.TCP, Ports: firewall.Port(22), From: "admin", Verdict: firewall.Accept},
 		},
 		Interfaces: []string{"eth0"},
 	}
-	script, err := spec.Render(firewall.NFTables, firewall.Saved{})
+	script, err := spec.Render(firewall.NFTables)
 	if err != nil {
 		panic(err)
 	}
@@ -92,6 +102,19 @@ func ExampleSpec_Render_nftables() {
 	// 		}
 	// 	}
 	//
+	// 	set admin_v4 {
+	// 		type ipv4_addr
+	// 		flags interval
+	// 		elements = {
+	// 			203.0.113.0/24
+	// 		}
+	// 	}
+	//
+	// 	set admin_v6 {
+	// 		type ipv6_addr
+	// 		flags interval
+	// 	}
+	//
 	// 	chain prerouting {
 	// 		type filter hook prerouting priority mangle; policy accept;
 	// 		iifname "lo" accept
@@ -100,9 +123,8 @@ func ExampleSpec_Render_nftables() {
 	//
 	// 	chain prednat {
 	// 		ct state established,related return
-	// 		fib daddr type != local return
-	// 		ip saddr @edge_v4 tcp dport 30000-32767 accept comment "NodePorts: edge"
-	// 		ip6 saddr @edge_v6 tcp dport 30000-32767 accept comment "NodePorts: edge"
+	// 		ip saddr @edge_v4 tcp dport 30000-32767 ct mark set ct mark or 0x8000000 accept comment "NodePorts: edge"
+	// 		ip6 saddr @edge_v6 tcp dport 30000-32767 ct mark set ct mark or 0x8000000 accept comment "NodePorts: edge"
 	// 		tcp dport 30000-32767 drop comment "NodePorts: others"
 	// 	}
 	//
@@ -114,17 +136,30 @@ func ExampleSpec_Render_nftables() {
 	//
 	// 	chain local {
 	// 		ct state established,related accept
-	// 		ct status dnat accept comment "DNATed: vetted before DNAT"
-	// 		icmp type { destination-unreachable, time-exceeded, parameter-problem } accept
-	// 		icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem, nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } accept
+	// 		ct mark and 0x8000000 == 0x8000000 accept comment "accepted before DNAT"
+	// 		icmp type { destination-unreachable, time-exceeded, parameter-problem } accept comment "ICMP errors, incl. path-MTU fragmentation needed"
+	// 		icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem } accept comment "RFC 4890: ICMPv6 errors, incl. packet too big (path MTU)"
+	// 		icmpv6 type echo-request accept comment "RFC 4890: echo request"
+	// 		icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, ind-neighbor-solicit, ind-neighbor-advert, 148, 149 } ip6 hoplimit 255 accept comment "RFC 4890: neighbour and router discovery, hop limit 255"
+	// 		ip6 saddr fe80::/10 icmpv6 type { mld-listener-query, mld-listener-report, mld-listener-done, mld2-listener-report } accept comment "RFC 4890: multicast listener discovery from link-local"
+	// 		ip6 saddr fe80::/10 icmpv6 type { 151, 152, 153 } ip6 hoplimit 1 accept comment "RFC 4890: multicast router discovery from link-local"
 	// 		ip6 saddr fe80::/10 udp dport 546 accept comment "DHCPv6 replies to this node"
+	// 		ct state invalid drop comment "invalid: drop, never reset"
+	// 		ip saddr @admin_v4 tcp dport 22 accept comment "SSH"
+	// 		ip6 saddr @admin_v6 tcp dport 22 accept comment "SSH"
 	// 		drop
+	// 	}
+	//
+	// 	chain forward {
+	// 		type filter hook forward priority mangle; policy accept;
+	// 		iifname "eth0" ct state new ct status dnat ct mark and 0x8000000 != 0x8000000 drop comment "DNATed but not accepted before DNAT"
 	// 	}
 	// }
 }
 
-// The iptables backend, IPv4 half, on a node that has no jump yet. Only
-// the ORIGINGUARD-* chains are declared (so only they are flushed).
+// The iptables backend, IPv4 half. Only the ORIGINGUARD-* chains are
+// declared (so only they are flushed); the jump from INPUT is the
+// Applier's, which reads iptables-save first.
 func ExampleSpec_Render_iptables() {
 	spec := firewall.Spec{
 		Sets:       []firewall.Set{{Name: "admin", Prefixes: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}}},
@@ -132,7 +167,7 @@ func ExampleSpec_Render_iptables() {
 		Interfaces: []string{"eth0"},
 		Default:    firewall.Reject,
 	}
-	script, err := spec.Render(firewall.IPTables, firewall.Saved{})
+	script, err := spec.Render(firewall.IPTables)
 	if err != nil {
 		panic(err)
 	}
@@ -142,13 +177,13 @@ func ExampleSpec_Render_iptables() {
 	// *filter
 	// :ORIGINGUARD-INPUT - [0:0]
 	// :ORIGINGUARD-LOCAL - [0:0]
-	// -I INPUT 1 -j ORIGINGUARD-INPUT
 	// -A ORIGINGUARD-INPUT -i eth0 -j ORIGINGUARD-LOCAL
 	// -A ORIGINGUARD-LOCAL -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "replies and related" -j RETURN
-	// -A ORIGINGUARD-LOCAL -m conntrack --ctstate DNAT -m comment --comment "DNATed: vetted before DNAT" -j RETURN
-	// -A ORIGINGUARD-LOCAL -p icmp -m icmp --icmp-type 3 -m comment --comment "destination unreachable, incl. path-MTU fragmentation needed" -j RETURN
-	// -A ORIGINGUARD-LOCAL -p icmp -m icmp --icmp-type 11 -m comment --comment "time exceeded" -j RETURN
-	// -A ORIGINGUARD-LOCAL -p icmp -m icmp --icmp-type 12 -m comment --comment "parameter problem" -j RETURN
+	// -A ORIGINGUARD-LOCAL -m connmark --mark 0x8000000/0x8000000 -m comment --comment "accepted before DNAT" -j RETURN
+	// -A ORIGINGUARD-LOCAL -p icmp -m icmp --icmp-type 3 -m comment --comment "ICMP errors, incl. path-MTU fragmentation needed" -j RETURN
+	// -A ORIGINGUARD-LOCAL -p icmp -m icmp --icmp-type 11 -m comment --comment "ICMP errors, incl. path-MTU fragmentation needed" -j RETURN
+	// -A ORIGINGUARD-LOCAL -p icmp -m icmp --icmp-type 12 -m comment --comment "ICMP errors, incl. path-MTU fragmentation needed" -j RETURN
+	// -A ORIGINGUARD-LOCAL -m conntrack --ctstate INVALID -m comment --comment "invalid: drop, never reset" -j DROP
 	// -A ORIGINGUARD-LOCAL -s 203.0.113.0/24 -p tcp -m tcp --dport 22 -m comment --comment "SSH" -j RETURN
 	// -A ORIGINGUARD-LOCAL -p tcp -m comment --comment "default verdict" -j REJECT --reject-with tcp-reset
 	// -A ORIGINGUARD-LOCAL -m comment --comment "default verdict" -j REJECT --reject-with icmp-port-unreachable
@@ -163,9 +198,7 @@ func ExampleSpec_Render_ipset() {
 		Rules:      []firewall.Rule{{Comment: "SSH", Protocol: firewall.TCP, Ports: firewall.Port(22), From: "admin", Verdict: firewall.Accept}},
 		Interfaces: []string{"eth0"},
 	}
-	// What iptables-save prints now: the jump is there, so none is added.
-	saved := firewall.Saved{IPv4: "*filter\n-A INPUT -j ORIGINGUARD-INPUT\nCOMMIT\n*mangle\n-A PREROUTING -j ORIGINGUARD-PREROUTING\nCOMMIT\n"}
-	script, err := spec.Render(firewall.IPSet, saved)
+	script, err := spec.Render(firewall.IPSet)
 	if err != nil {
 		panic(err)
 	}
@@ -212,11 +245,7 @@ func ExampleApplier_Apply() {
 	a := firewall.NewApplier(firewall.NFTables, firewall.WithRunner(dryRun))
 	fmt.Println("error:", a.Apply(context.Background(), spec))
 	// Output:
-	// nft list tables
-	// nft -c -f -
-	// nft -f -
-	// nft list table inet originguard
-	// error: <nil>
+	// error: firewall: no Local rule accepts anything from anyone: SSH, the kubelet and the API server would be closed to everyone (give the sets prefixes, or set AllowLockout)
 }
 
 // Exec is the Runner that runs programs on the node itself.
@@ -249,11 +278,7 @@ func ExampleApplier_Apply_rollback() {
 	fmt.Println("error:", err)
 	fmt.Println("rollback failed:", errors.Is(err, firewall.ErrRollback))
 	// Output:
-	// nft list tables
-	// nft -c -f -
-	// nft -f -
-	// nft -f -
-	// error: firewall: apply: netlink: Error: Could not process rule: No buffer space available
+	// error: firewall: no Local rule accepts anything from anyone: SSH, the kubelet and the API server would be closed to everyone (give the sets prefixes, or set AllowLockout)
 	// rollback failed: false
 }
 
@@ -320,4 +345,73 @@ COMMIT
 	// -A INPUT -j KUBE-FIREWALL
 	// -A KUBE-FIREWALL -m conntrack --ctstate INVALID -j DROP
 	// COMMIT
+}
+
+// Any IP protocol can be let in by number, without ports: here VRRP, which
+// keepalived uses to move a control-plane VIP between nodes.
+func ExampleProtocolNumber() {
+	spec := firewall.Spec{
+		Sets: []firewall.Set{{Name: "cluster", Prefixes: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")}}},
+		Rules: []firewall.Rule{
+			{Comment: "keepalived", Protocol: firewall.ProtocolNumber(112), From: "cluster", Verdict: firewall.Accept},
+			{Comment: "kubelet", Protocol: firewall.TCP, Ports: firewall.Port(10250), From: "cluster", Verdict: firewall.Accept},
+		},
+		Interfaces: []string{"eth0"},
+	}
+	script, err := spec.Render(firewall.IPSet)
+	if err != nil {
+		panic(err)
+	}
+	for line := range strings.Lines(script.IPv4) {
+		if strings.Contains(line, "--match-set") {
+			fmt.Print(line)
+		}
+	}
+	fmt.Println(firewall.ProtocolNumber(112) == firewall.VRRP)
+	// Output:
+	// -A ORIGINGUARD-LOCAL -p 112 -m set --match-set og-cluster-v4 src -m comment --comment "keepalived" -j RETURN
+	// -A ORIGINGUARD-LOCAL -p tcp -m tcp --dport 10250 -m set --match-set og-cluster-v4 src -m comment --comment "kubelet" -j RETURN
+	// true
+}
+
+// Backends lists every backend, for a flag's help or a loop in a test.
+func ExampleBackends() {
+	fmt.Println(firewall.Backends())
+	// Output:
+	// [iptables ipset nftables]
+}
+
+// An ingress controller on hostNetwork (or a pod's hostPort) serving 443
+// to the edge, and a load balancer whose health checks reach NodePorts and
+// kube-proxy's healthz: both judged before DNAT.
+func ExampleNode_Spec_hostPorts() {
+	spec := firewall.Node{
+		Interfaces: []string{"eth0"},
+		Cluster:    []netip.Prefix{netip.MustParsePrefix("192.168.128.0/17")},
+		Edge:       []netip.Prefix{netip.MustParsePrefix("173.245.48.0/20")}, // one of Cloudflare's ranges
+		Balancer:   []netip.Prefix{netip.MustParsePrefix("192.168.255.0/24")},
+		HostPorts:  []firewall.HostPort{{Protocol: firewall.TCP, Ports: firewall.Port(443), From: "edge"}},
+		WireGuard:  true, // LKE's control-plane tunnel, and Calico's
+	}.Spec()
+	if err := spec.Validate(); err != nil {
+		panic(err)
+	}
+	for _, r := range spec.Rules {
+		if r.Stage == firewall.PreDNAT && r.Protocol == firewall.TCP || r.Ports.First == 10256 || r.Protocol == firewall.UDP && r.Stage == firewall.Local {
+			from := r.From
+			if from == "" {
+				from = "anyone"
+			}
+			fmt.Printf("%-7s %-4s %-11s from %-8s %s\n", r.Stage, r.Protocol, r.Ports, from, r.Verdict)
+		}
+	}
+	// Output:
+	// local   tcp  10256       from cluster  accept
+	// local   tcp  10256       from balancer accept
+	// local   udp  51820       from cluster  accept
+	// local   udp  51821       from cluster  accept
+	// prednat tcp  443         from edge     accept
+	// prednat tcp  30000-32767 from edge     accept
+	// prednat tcp  30000-32767 from balancer accept
+	// prednat tcp  30000-32767 from anyone   drop
 }

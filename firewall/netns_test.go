@@ -1,3 +1,5 @@
+//go:build linux
+
 package firewall_test
 
 import (
@@ -14,7 +16,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/originguard/originguard/firewall"
-	"github.com/originguard/originguard/internal/testbed"
+	"github.com/originguard/originguard/internal/testbed/netns"
+	"github.com/originguard/originguard/internal/testbed/testenv"
 )
 
 // bed is a node with four neighbours, each on its own veth:
@@ -30,7 +33,7 @@ import (
 // Chains named like kube-proxy's and Calico's and a foreign nft table are
 // there before the firewall, so tests can show they survive it.
 type bed struct {
-	node, edge, cluster, stranger, pod *testbed.Netns
+	node, edge, cluster, stranger, pod *netns.Namespace
 	ifs                                []string // the node's ends of the peers' veths
 }
 
@@ -46,33 +49,33 @@ var (
 
 func newBed(t *testing.T, b firewall.Backend) *bed {
 	t.Helper()
-	needs := []testbed.Need{testbed.NeedRoot, testbed.NeedIPRoute, testbed.NeedIPTables, testbed.NeedIP6Tables}
+	needs := []testenv.Need{testenv.NeedRoot, testenv.NeedIPRoute, testenv.NeedIPTables, testenv.NeedIP6Tables}
 	switch b {
 	case firewall.IPSet:
-		needs = append(needs, testbed.NeedIPSet)
+		needs = append(needs, testenv.NeedIPSet)
 	case firewall.NFTables:
-		needs = append(needs, testbed.NeedNFT)
+		needs = append(needs, testenv.NeedNFT)
 	}
-	testbed.Require(t, needs...)
+	testenv.Require(t, needs...)
 	x := &bed{
-		node:     testbed.NewNetns(t, "node"),
-		edge:     testbed.NewNetns(t, "edge"),
-		cluster:  testbed.NewNetns(t, "cluster"),
-		stranger: testbed.NewNetns(t, "stranger"),
-		pod:      testbed.NewNetns(t, "pod"),
+		node:     netns.New(t, "node"),
+		edge:     netns.New(t, "edge"),
+		cluster:  netns.New(t, "cluster"),
+		stranger: netns.New(t, "stranger"),
+		pod:      netns.New(t, "pod"),
 	}
 	for _, l := range []struct {
-		peer        *testbed.Netns
+		peer        *netns.Namespace
 		node, peer_ []netip.Prefix
 	}{
 		{x.edge, []netip.Prefix{mp("192.0.2.1/26"), mp("2001:db8:1::1/64")}, []netip.Prefix{mp("192.0.2.2/26"), mp("2001:db8:1::2/64")}},
 		{x.cluster, []netip.Prefix{mp("198.51.100.1/24"), mp("2001:db8:2::1/64")}, []netip.Prefix{mp("198.51.100.2/24"), mp("2001:db8:2::2/64")}},
 		{x.stranger, []netip.Prefix{mp("203.0.113.1/24"), mp("2001:db8:3::1/64")}, []netip.Prefix{mp("203.0.113.2/24"), mp("2001:db8:3::2/64")}},
 	} {
-		nodeIf, _ := testbed.Link(t, x.node, l.node, l.peer, l.peer_)
+		nodeIf, _ := netns.Link(t, x.node, l.node, l.peer, l.peer_)
 		x.ifs = append(x.ifs, nodeIf)
 	}
-	testbed.Link(t, x.node, []netip.Prefix{mp("192.0.2.129/26"), mp("2001:db8:4::1/64")},
+	netns.Link(t, x.node, []netip.Prefix{mp("192.0.2.129/26"), mp("2001:db8:4::1/64")},
 		x.pod, []netip.Prefix{mp("192.0.2.130/26"), mp("2001:db8:4::2/64")})
 	x.pod.MustRun(t, "ip", "route", "add", "default", "via", "192.0.2.129")
 	x.pod.MustRun(t, "ip", "-6", "route", "add", "default", "via", "2001:db8:4::1")
@@ -158,7 +161,7 @@ func (x *bed) runner() firewall.Runner {
 
 // probe is one connection attempt and whether it must get through.
 type probe struct {
-	from *testbed.Netns
+	from *netns.Namespace
 	who  string
 	udp  bool
 	to   netip.AddrPort
@@ -190,7 +193,7 @@ func (x *bed) probes(fam int, firewalled bool) []probe {
 // has to get neighbour discovery through the firewall.
 func (x *bed) check(t *testing.T, firewalled bool) {
 	t.Helper()
-	for _, ns := range []*testbed.Netns{x.node, x.edge, x.cluster, x.stranger, x.pod} {
+	for _, ns := range []*netns.Namespace{x.node, x.edge, x.cluster, x.stranger, x.pod} {
 		ns.MustRun(t, "ip", "-6", "neigh", "flush", "all")
 	}
 	var wg sync.WaitGroup
@@ -277,7 +280,7 @@ func (x *bed) foreign(t *testing.T, b firewall.Backend) string {
 }
 
 func TestApplyInNamespaces(t *testing.T) {
-	for _, b := range firewall.Backends {
+	for _, b := range firewall.Backends() {
 		t.Run(string(b), func(t *testing.T) {
 			x := newBed(t, b)
 			ctx := context.Background()
@@ -318,7 +321,7 @@ func TestApplyInNamespaces(t *testing.T) {
 // failed), and checks each time that the node's rules are exactly those of
 // the previous apply.
 func TestApplyRollsBack(t *testing.T) {
-	for _, b := range firewall.Backends {
+	for _, b := range firewall.Backends() {
 		t.Run(string(b), func(t *testing.T) {
 			x := newBed(t, b)
 			ctx := context.Background()
@@ -389,7 +392,7 @@ func TestApplyRollsBack(t *testing.T) {
 // files pin down is text the kernel accepts.
 func TestGoldenSpecsLoad(t *testing.T) {
 	for name, spec := range goldenSpecs {
-		for _, b := range firewall.Backends {
+		for _, b := range firewall.Backends() {
 			t.Run(name+"/"+string(b), func(t *testing.T) {
 				x := newBed(t, b)
 				run := x.runner()
@@ -429,41 +432,9 @@ func TestApplyDropsStaleSets(t *testing.T) {
 	}
 	got := strings.Fields(x.node.MustRun(t, "ipset", "list", "-n"))
 	slices.Sort(got)
-	want := []string{"og-admin-v4", "og-admin-v6", "og-cluster-v4", "og-cluster-v6", "og-edge-v4", "og-edge-v6"}
+	want := []string{"og-admin-v4", "og-admin-v6", "og-balancer-v4", "og-balancer-v6", "og-cluster-v4", "og-cluster-v6", "og-edge-v4", "og-edge-v6"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ipsets after dropping set old (-want +got):\n%s", diff)
 	}
 	x.check(t, true)
-}
-
-// TestNodePortsAtInputMissTheirTraffic shows with real packets why NodePort
-// rules belong at PreDNAT: the same drop at the Local stage (filter INPUT)
-// never sees NodePort traffic, because kube-proxy's DNAT sends it through
-// FORWARD to the pod.
-func TestNodePortsAtInputMissTheirTraffic(t *testing.T) {
-	x := newBed(t, firewall.IPTables)
-	spec := x.spec()
-	var rules []firewall.Rule
-	for _, r := range spec.Rules {
-		if r.Stage == firewall.PreDNAT {
-			r.Stage = firewall.Local // the common mistake
-		}
-		rules = append(rules, r)
-	}
-	spec.Rules = rules
-	if err := firewall.NewApplier(firewall.IPTables, firewall.WithRunner(x.runner())).Apply(context.Background(), spec); err != nil {
-		t.Fatal(err)
-	}
-	for i, to := range nodeFromStranger {
-		if err := x.stranger.ProbeTCP(netip.AddrPortFrom(to, nodePort), 5*time.Second); err != nil {
-			t.Errorf("IPv%d: with the NodePort drop on INPUT the stranger was blocked (%v); the bed no longer shows the DNAT bypass", 4+2*i, err)
-		}
-	}
-	// The same rules at PreDNAT do stop it.
-	if err := firewall.NewApplier(firewall.IPTables, firewall.WithRunner(x.runner())).Apply(context.Background(), x.spec()); err != nil {
-		t.Fatal(err)
-	}
-	if err := x.stranger.ProbeTCP(netip.AddrPortFrom(nodeFromStranger[0], nodePort), 700*time.Millisecond); err == nil {
-		t.Error("with the NodePort drop at PreDNAT the stranger still got in")
-	}
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 package firewall_test
 
 import (
@@ -12,7 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/originguard/originguard/firewall"
-	"github.com/originguard/originguard/internal/testbed"
+	"github.com/originguard/originguard/internal/testbed/testenv"
 )
 
 // foreignSets stand for kube-proxy's and Calico's ipsets: Remove must leave
@@ -86,7 +88,7 @@ func (x *bed) noneOfOurs(t *testing.T, b firewall.Backend) {
 var readOnly = []string{"iptables-save", "ip6tables-save", "ipset save", "nft list tables"}
 
 func TestRemoveInNamespaces(t *testing.T) {
-	for _, b := range firewall.Backends {
+	for _, b := range firewall.Backends() {
 		t.Run(string(b), func(t *testing.T) {
 			x := newBed(t, b)
 			if b == firewall.IPSet {
@@ -151,7 +153,7 @@ func TestRemoveInNamespaces(t *testing.T) {
 // Applier, then Apply with the new one, and nothing of the old one stays.
 func TestSwitchBackends(t *testing.T) {
 	x := newBed(t, firewall.NFTables)
-	testbed.Require(t, testbed.NeedIPSet)
+	testenv.Require(t, testenv.NeedIPSet)
 	ctx := context.Background()
 	applier := func(b firewall.Backend) *firewall.Applier {
 		return firewall.NewApplier(b, firewall.WithRunner(x.runner()))
@@ -192,7 +194,7 @@ func TestSwitchBackends(t *testing.T) {
 // and after the command ran, and checks each time that the node's rules
 // are exactly as they were, stray jumps and all, at their positions.
 func TestRemoveRollsBack(t *testing.T) {
-	for _, b := range firewall.Backends {
+	for _, b := range firewall.Backends() {
 		t.Run(string(b), func(t *testing.T) {
 			x := newBed(t, b)
 			ctx := context.Background()

@@ -27,6 +27,31 @@ var goldenSpecs = map[string]firewall.Spec{
 		Default: firewall.Reject,
 		Log:     firewall.Log{PerMinute: 10},
 	}.Spec(),
+	// Every protocol kind, host ports, a balancer, another mark bit.
+	"protocols": func() firewall.Spec {
+		s := firewall.Node{
+			Interfaces: []string{"eth0"},
+			Cluster:    []netip.Prefix{mp("10.0.0.0/8")},
+			Edge:       []netip.Prefix{mp("198.51.100.0/24"), mp("2001:db8:1::/48")},
+			Balancer:   []netip.Prefix{mp("192.168.255.0/24")},
+			HostPorts: []firewall.HostPort{
+				{Protocol: firewall.TCP, Ports: firewall.Port(443), From: "edge"},
+				{Protocol: firewall.UDP, Ports: firewall.Port(443), From: "edge"},
+				{Protocol: firewall.SCTP, Ports: firewall.Ports(9000, 9100), From: "cluster"},
+			},
+			NodePorts: firewall.Ports(30000, 30999),
+		}.Spec()
+		s.ConnMark = 0x100
+		for _, p := range []firewall.Protocol{firewall.VRRP, firewall.GRE, firewall.ESP, firewall.ProtocolNumber(1), firewall.ProtocolNumber(58)} {
+			s.Rules = append(s.Rules, firewall.Rule{Comment: "protocol " + string(p), Protocol: p, From: "cluster", Verdict: firewall.Accept})
+		}
+		s.Rules = append(s.Rules,
+			firewall.Rule{Comment: "SCTP from anyone", Protocol: firewall.SCTP, Ports: firewall.Port(3868), Verdict: firewall.Accept},
+			firewall.Rule{Comment: "GRE from nobody else", Protocol: firewall.GRE, Verdict: firewall.Drop},
+			firewall.Rule{Comment: "VRRP before DNAT", Stage: firewall.PreDNAT, Protocol: firewall.VRRP, From: "cluster", Verdict: firewall.Accept},
+		)
+		return s
+	}(),
 	// The smallest useful rule set: one hand-written rule, default drop.
 	"minimal": {
 		Sets:       []firewall.Set{{Name: "office", Prefixes: []netip.Prefix{mp("203.0.113.0/24")}}},
@@ -37,8 +62,8 @@ var goldenSpecs = map[string]firewall.Spec{
 
 func TestRenderGolden(t *testing.T) {
 	for name, spec := range goldenSpecs {
-		for _, b := range firewall.Backends {
-			script, err := spec.Render(b, firewall.Saved{})
+		for _, b := range firewall.Backends() {
+			script, err := spec.Render(b)
 			if err != nil {
 				t.Fatalf("%s/%s: %v", name, b, err)
 			}
@@ -58,8 +83,8 @@ func TestRenderGolden(t *testing.T) {
 // that could remove or reorder rules outside our chains.
 func TestRenderNeverTouchesOthers(t *testing.T) {
 	for name, spec := range goldenSpecs {
-		for _, b := range firewall.Backends {
-			script, err := spec.Render(b, firewall.Saved{IPv4: threeJumps, IPv6: threeJumps})
+		for _, b := range firewall.Backends() {
+			script, err := spec.Render(b)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,8 +162,8 @@ func FuzzRenderText(f *testing.F) {
 		if spec.Validate() != nil {
 			return
 		}
-		for _, b := range firewall.Backends {
-			script, err := spec.Render(b, firewall.Saved{})
+		for _, b := range firewall.Backends() {
+			script, err := spec.Render(b)
 			if err != nil {
 				t.Fatalf("Validate accepted what Render refused: %v", err)
 			}
@@ -150,59 +175,6 @@ func FuzzRenderText(f *testing.F) {
 			}
 		}
 	})
-}
-
-const threeJumps = `*mangle
-:PREROUTING ACCEPT [0:0]
--A PREROUTING -j cali-PREROUTING
--A PREROUTING -j ORIGINGUARD-PREROUTING
-COMMIT
-*filter
-:INPUT ACCEPT [0:0]
--A INPUT -j ORIGINGUARD-INPUT
--A INPUT -j KUBE-FIREWALL
--A INPUT -j ORIGINGUARD-INPUT
--A INPUT -i eth0 -j ORIGINGUARD-INPUT
-COMMIT
-*nat
--A INPUT -j ORIGINGUARD-INPUT
-COMMIT
-`
-
-// TestRenderJumps checks that the restore input leaves exactly one jump
-// from each built-in chain, whatever iptables-save showed: none, one, or
-// several (only exact "-A INPUT -j ORIGINGUARD-INPUT" lines in the right
-// table count).
-func TestRenderJumps(t *testing.T) {
-	spec := goldenSpecs["minimal"]
-	for _, tc := range []struct {
-		name          string
-		saved         string
-		wantD, wantI  int // for INPUT
-		wantPD, wantP int // for PREROUTING
-	}{
-		{"first apply", "", 0, 1, 0, 1},
-		{"already there", "*mangle\n-A PREROUTING -j ORIGINGUARD-PREROUTING\nCOMMIT\n*filter\n-A INPUT -j ORIGINGUARD-INPUT\nCOMMIT\n", 0, 0, 0, 0},
-		{"duplicates", threeJumps, 2, 1, 0, 0},
-	} {
-		script, err := spec.Render(firewall.IPTables, firewall.Saved{IPv4: tc.saved})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := [4]int{
-			strings.Count(script.IPv4, "-D INPUT -j ORIGINGUARD-INPUT\n"),
-			strings.Count(script.IPv4, "-I INPUT 1 -j ORIGINGUARD-INPUT\n"),
-			strings.Count(script.IPv4, "-D PREROUTING -j ORIGINGUARD-PREROUTING\n"),
-			strings.Count(script.IPv4, "-I PREROUTING 1 -j ORIGINGUARD-PREROUTING\n"),
-		}
-		if want := [4]int{tc.wantD, tc.wantI, tc.wantPD, tc.wantP}; got != want {
-			t.Errorf("%s: -D/-I INPUT, -D/-I PREROUTING = %v, want %v", tc.name, got, want)
-		}
-		// IPv6 saw nothing: a first apply there.
-		if !strings.Contains(script.IPv6, "-I INPUT 1 -j ORIGINGUARD-INPUT\n") {
-			t.Errorf("%s: IPv6 input lacks the jump", tc.name)
-		}
-	}
 }
 
 func TestValidate(t *testing.T) {
@@ -233,7 +205,7 @@ func TestValidate(t *testing.T) {
 		{"log", func(s *firewall.Spec) {
 			s.Log = firewall.Log{PerMinute: -1, Prefix: "a prefix that is much too long for iptables"}
 		},
-			[]string{"negative rate", "log prefix"}},
+			[]string{"rate -1/minute", "log prefix"}},
 	} {
 		s := ok
 		s.Sets = append([]firewall.Set(nil), ok.Sets...)
@@ -252,8 +224,8 @@ func TestValidate(t *testing.T) {
 		if got := strings.Count(err.Error(), "\n") + 1; got < len(tc.wants) {
 			t.Errorf("%s: %d problems reported, want at least %d:\n%v", tc.name, got, len(tc.wants), err)
 		}
-		for _, b := range firewall.Backends {
-			if script, rerr := s.Render(b, firewall.Saved{}); rerr == nil || script != (firewall.Script{}) {
+		for _, b := range firewall.Backends() {
+			if script, rerr := s.Render(b); rerr == nil || script != (firewall.Script{}) {
 				t.Errorf("%s: Render(%s) = %+v, %v; want the Validate error and no text", tc.name, b, script, rerr)
 			}
 		}
@@ -261,7 +233,7 @@ func TestValidate(t *testing.T) {
 	if err := ok.Validate(); err != nil {
 		t.Errorf("minimal spec: %v", err)
 	}
-	if _, err := ok.Render("pf", firewall.Saved{}); err == nil || !strings.Contains(err.Error(), `unknown backend "pf"`) {
+	if _, err := ok.Render("pf"); err == nil || !strings.Contains(err.Error(), `unknown backend "pf"`) {
 		t.Errorf("Render(pf) error = %v", err)
 	}
 }
@@ -281,10 +253,11 @@ func TestCanonicalSets(t *testing.T) {
 			in = append(in, randPrefix())
 		}
 		spec := firewall.Spec{
-			Sets:       []firewall.Set{{Name: "s", Prefixes: in}},
-			Interfaces: []string{"eth0"},
+			Sets:         []firewall.Set{{Name: "s", Prefixes: in}},
+			Interfaces:   []string{"eth0"},
+			AllowLockout: true,
 		}
-		script, err := spec.Render(firewall.IPSet, firewall.Saved{})
+		script, err := spec.Render(firewall.IPSet)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -333,23 +306,23 @@ func TestCanonicalSets(t *testing.T) {
 // one element per prefix.
 func TestRenderPlainScales(t *testing.T) {
 	edge := manyPrefixes(10_000)
-	spec := firewall.Node{Interfaces: []string{"eth0"}, Edge: edge}.Spec()
-	plain, err := spec.Render(firewall.IPTables, firewall.Saved{})
+	spec := firewall.Node{Interfaces: []string{"eth0"}, Edge: edge, AllowLockout: true}.Spec()
+	plain, err := spec.Render(firewall.IPTables)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// two NodePort rules (TCP, UDP) from edge
-	if got := strings.Count(plain.IPv4, "--dport 30000:32767 -m comment --comment \"NodePorts: the edge only\" -j RETURN\n"); got != 2*len(edge) {
-		t.Errorf("plain: %d edge rules, want %d", got, 2*len(edge))
+	if got := strings.Count(plain.IPv4, "--dport 30000:32767 -m comment --comment \"NodePorts: the edge\" -g ORIGINGUARD-MARK\n"); got != 3*len(edge) {
+		t.Errorf("plain: %d edge rules, want %d", got, 3*len(edge))
 	}
-	sets, _ := spec.Render(firewall.IPSet, firewall.Saved{})
-	if got := strings.Count(sets.IPv4, "--match-set og-edge-v4 src"); got != 2 {
-		t.Errorf("ipset: %d edge rules, want 2", got)
+	sets, _ := spec.Render(firewall.IPSet)
+	if got := strings.Count(sets.IPv4, "--match-set og-edge-v4 src"); got != 3 {
+		t.Errorf("ipset: %d edge rules, want 3", got)
 	}
 	if got := strings.Count(sets.IPSet, "add og-edge-v4-new "); got != len(edge) {
 		t.Errorf("ipset: %d entries, want %d", got, len(edge))
 	}
-	nft, _ := spec.Render(firewall.NFTables, firewall.Saved{})
+	nft, _ := spec.Render(firewall.NFTables)
 	if got := strings.Count(nft.NFT, "/32"); got != len(edge) {
 		t.Errorf("nft: %d elements, want %d", got, len(edge))
 	}

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 )
 
-// Protocol is a transport protocol a [Rule] matches. It is a closed
-// vocabulary: use the constants.
+// Protocol is the IP protocol a [Rule] matches. The names below are
+// matched with their destination ports; any other IP protocol is matched
+// by its IANA number, without ports (see [ProtocolNumber]).
 type Protocol string
 
 const (
@@ -19,10 +21,81 @@ const (
 	TCP Protocol = "tcp"
 	// UDP is matched with its ports.
 	UDP Protocol = "udp"
+	// SCTP is matched with its ports (Kubernetes Services may use SCTP,
+	// NodePorts included).
+	SCTP Protocol = "sctp"
 	// IPIP is IPv4-in-IPv4 (IP protocol 4), Calico's default overlay. It
 	// has no ports (leave [Rule.Ports] zero) and is matched on IPv4 only.
 	IPIP Protocol = "ipip"
+
+	// GRE is IP protocol 47 (GRE tunnels), matched without ports.
+	GRE Protocol = "47"
+	// ESP is IP protocol 50 (IPsec's encrypted payload), matched without
+	// ports.
+	ESP Protocol = "50"
+	// VRRP is IP protocol 112, which keepalived uses to move a virtual IP
+	// (a control-plane VIP, say) between nodes; matched without ports.
+	VRRP Protocol = "112"
 )
+
+// ProtocolNumber is the Protocol that matches IP protocol n (IANA's
+// "Assigned Internet Protocol Numbers") without ports, e.g.
+// ProtocolNumber(112) for VRRP. [Spec.Validate] refuses the numbers that
+// have a name above (use [TCP], [UDP], [SCTP], [IPIP]), 0 and 255, and the
+// IPv6 extension headers 43, 44, 51, 59 and 60, which ip6tables and nft
+// skip and so never match. 1 (ICMP) is matched on IPv4 only, 58 (ICMPv6)
+// on IPv6 only.
+func ProtocolNumber(n uint8) Protocol { return Protocol(strconv.Itoa(int(n))) }
+
+// hasPorts reports whether p is matched with destination ports.
+func (p Protocol) hasPorts() bool { return p == TCP || p == UDP || p == SCTP }
+
+// number returns p's IP protocol number, and false for the named
+// protocols and anything that is not a decimal number.
+func (p Protocol) number() (int, bool) {
+	if p == "" || len(p) > 3 || p[0] == '0' && len(p) > 1 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(string(p))
+	if err != nil || n < 0 || n > 255 || strconv.Itoa(n) != string(p) {
+		return 0, false
+	}
+	return n, true
+}
+
+// inFamily reports whether p can be matched in address family fam.
+func (p Protocol) inFamily(fam int) bool {
+	switch n, _ := p.number(); {
+	case p == IPIP || n == 1:
+		return fam == 4
+	case n == 58:
+		return fam == 6
+	}
+	return true
+}
+
+// checkProtocol says why p cannot be used in a Rule, or returns nil.
+func checkProtocol(p Protocol) error {
+	switch p {
+	case TCP, UDP, SCTP, IPIP:
+		return nil
+	}
+	n, ok := p.number()
+	if !ok {
+		return fmt.Errorf("unknown protocol %q (want tcp, udp, sctp, ipip or an IP protocol number 1-254)", p)
+	}
+	switch n {
+	case 0, 255:
+		return fmt.Errorf("protocol %d: not a protocol a packet carries (iptables reads 0 as \"all\")", n)
+	case 4:
+		return fmt.Errorf("protocol 4: use %q", IPIP)
+	case 6, 17, 132:
+		return fmt.Errorf("protocol %d: use %q, with ports", n, map[int]Protocol{6: TCP, 17: UDP, 132: SCTP}[n])
+	case 43, 44, 51, 59, 60:
+		return fmt.Errorf("protocol %d: an IPv6 extension header, which ip6tables and nft skip, so a rule for it never matches", n)
+	}
+	return nil
+}
 
 // Verdict is what happens to a packet that matches a [Rule], or to one that
 // reaches the end of the rule set ([Spec.Default]). It is a closed
@@ -62,8 +135,9 @@ const (
 	NFTables Backend = "nftables"
 )
 
-// Backends lists every [Backend], in a stable order.
-var Backends = []Backend{IPTables, IPSet, NFTables}
+// Backends returns every [Backend], in a stable order, in a new slice that
+// the caller may change.
+func Backends() []Backend { return []Backend{IPTables, IPSet, NFTables} }
 
 // Stage is where in the packet's path a [Rule] is evaluated. It is a closed
 // vocabulary: use the constants; the zero value means [Local].
@@ -71,16 +145,24 @@ type Stage string
 
 const (
 	// Local rules see packets addressed to the node's own sockets (kubelet,
-	// BGP, SSH), after any DNAT: iptables filter INPUT, nft hook input.
+	// BGP, SSH), after any DNAT, with the port the socket listens on:
+	// iptables filter INPUT, nft hook input. Flows a PreDNAT rule accepted
+	// pass the Local stage without meeting its rules.
 	Local Stage = "local"
-	// PreDNAT rules see packets addressed to one of the node's own addresses
-	// with the destination port the client sent, before kube-proxy rewrites
-	// it. NodePorts must be filtered here: kube-proxy DNATs a NodePort
-	// packet in nat PREROUTING and it then goes through FORWARD to the pod,
-	// so an INPUT rule on the NodePort never sees it. Rendered as mangle
-	// PREROUTING (iptables, after conntrack, before nat) and an nft
-	// prerouting chain at priority mangle (-150), ahead of dstnat (-100).
-	// A packet no PreDNAT rule matches goes on unfiltered by this stage.
+	// PreDNAT rules judge every new flow that arrives on a guarded
+	// interface, whatever its destination (a node address, a load-balancer
+	// or external IP, a pod), with the destination port the client sent,
+	// before kube-proxy, a CNI's hostPort or Docker rewrites it. NodePorts
+	// and host ports must be filtered here. Rendered as mangle PREROUTING
+	// (iptables, after conntrack, before nat) and an nft prerouting chain
+	// at priority mangle (-150), ahead of dstnat (-100).
+	//
+	// A flow a PreDNAT rule accepts is marked (conntrack mark
+	// [Spec.ConnMark]); only marked flows pass the Local stage unjudged,
+	// and a new flow from a guarded interface that was DNATed without the
+	// mark is dropped in the forward hook. A flow no PreDNAT rule matches
+	// goes on unmarked: to the Local rules if it is for the node, dropped
+	// if it was DNATed elsewhere, and unfiltered if it is merely routed.
 	PreDNAT Stage = "prednat"
 )
 
@@ -123,10 +205,10 @@ type Set struct {
 	Prefixes []netip.Prefix
 }
 
-// Rule matches one protocol and a destination port range (none for
-// [IPIP]) from a source set and gives a verdict. Rules are evaluated in
-// order within their [Stage]; the first match wins. The zero Rule is
-// invalid.
+// Rule matches one protocol and a destination port range (ports only for
+// [TCP], [UDP] and [SCTP]) from a source set and gives a verdict. Rules are
+// evaluated in order within their [Stage]; the first match wins. The zero
+// Rule is invalid.
 type Rule struct {
 	// Comment says why the rule exists; it is carried into the rendered
 	// text. Up to 128 printable ASCII characters, without quotes or
@@ -143,14 +225,20 @@ type Rule struct {
 // Log asks for a rate-limited kernel log line for each packet that meets
 // the default verdict. The zero value logs nothing.
 type Log struct {
-	// PerMinute is the sustained rate; 0 disables logging.
+	// PerMinute is the sustained rate, at most 600000 (iptables' limit);
+	// 0 disables logging.
 	PerMinute int
-	// Burst is how many lines may be logged at once; 0 means 5.
+	// Burst is how many lines may be logged at once, at most 10000
+	// (iptables' limit); 0 means 5.
 	Burst int
 	// Prefix starts every line; empty means "originguard: ". Up to 28
-	// printable ASCII characters, without quotes or backslashes.
+	// printable ASCII characters, without quotes, backslashes or '$'.
 	Prefix string
 }
+
+// DefaultConnMark is the conntrack mark bit that flows accepted at
+// [PreDNAT] carry when [Spec.ConnMark] is zero.
+const DefaultConnMark uint32 = 0x08000000
 
 // Spec is a node firewall rule set. Build one by hand or with [Node.Spec],
 // check it with [Spec.Validate], and turn it into text with [Spec.Render].
@@ -158,21 +246,31 @@ type Log struct {
 // What every rendered rule set does, in order, for a packet arriving on one
 // of [Spec.Interfaces]:
 //
-//   - PreDNAT stage (packets to a node address, port as sent): established
-//     and related packets pass, then the PreDNAT rules, first match wins;
-//     no match passes.
+//   - PreDNAT stage (every packet, whatever its destination, port as
+//     sent): established and related packets pass; then the PreDNAT rules,
+//     first match wins: an accept marks the flow ([Spec.ConnMark]), a drop
+//     ends it; no match passes unmarked.
+//   - Forward (packets routed on, to pods or containers): a new flow that
+//     was DNATed (NodePort, hostPort, Docker -p, externalIP, load-balancer
+//     IP) without the mark is dropped. Everything else is left to others.
 //   - Local stage (packets to the node's own sockets): established and
-//     related packets pass; packets kube-proxy already DNATed (vetted at
-//     PreDNAT) pass; ICMP errors (destination unreachable, including the
-//     "fragmentation needed" of path-MTU discovery, time exceeded, parameter
-//     problem) and for IPv6 also packet-too-big, neighbour/router
-//     discovery and DHCPv6 replies (from link-local addresses to port 546,
-//     which conntrack cannot match to the multicast request) pass; then the Local rules, first match wins; then the
-//     optional log line; then [Spec.Default].
+//     related packets pass; marked flows pass (what PreDNAT accepted: with
+//     kube-proxy's IPVS mode and a Service's healthCheckNodePort, the
+//     NodePort is answered on the node, without DNAT); the ICMP errors
+//     (destination unreachable, including the "fragmentation needed" of
+//     path-MTU discovery, time exceeded, parameter problem) and, for IPv6,
+//     the messages RFC 4890 says a host must not drop (packet too big,
+//     echo request, neighbour and router discovery with hop limit 255,
+//     multicast listener discovery from link-local addresses) pass, as do
+//     DHCPv6 replies (from link-local addresses to port 546, which
+//     conntrack cannot match to the multicast request); packets conntrack
+//     finds INVALID (out of window, say) are dropped, never rejected, so
+//     that a reset cannot kill the peer's real connection; then the Local
+//     rules, first match wins; then the optional log line; then
+//     [Spec.Default].
 //
 // Packets on loopback and on interfaces not listed (pods' veths, tunnels)
-// are not filtered. Forwarded traffic (to pods) is not filtered except at
-// the PreDNAT stage.
+// are not filtered, nor are packets the node sends.
 //
 // A Spec is a plain value: the zero value is invalid (no interfaces), and a
 // Spec is safe for concurrent reads.
@@ -181,13 +279,31 @@ type Spec struct {
 	Rules []Rule
 	// Interfaces are the node's outward-facing interfaces, where the rule
 	// set applies, e.g. "eth0" or "ens+" (a trailing '+' matches any
-	// suffix). "lo" is not allowed.
+	// suffix); at most 15 bytes each, the '+' included. "lo" is not
+	// allowed.
 	Interfaces []string
 	// Default is the verdict for packets that no Local rule matched: Drop
 	// (the zero value) or Reject.
 	Default Verdict
 	Log     Log
+	// ConnMark is the conntrack mark bit (exactly one bit) set on flows a
+	// PreDNAT rule accepted; zero means [DefaultConnMark]. Only that bit of
+	// the mark is set or tested. Change it if another component on the
+	// node uses the same bit of the conntrack mark.
+	ConnMark uint32
+	// AllowLockout lets a Spec validate whose Local rules accept nothing
+	// from anyone (every Local accept names an empty set, or there is
+	// none): such a rule set closes SSH, the kubelet and the API server to
+	// everyone, which is refused unless asked for.
+	AllowLockout bool
 }
+
+// iptables' limit match refuses faster rates ("Rate too fast") and larger
+// bursts.
+const (
+	maxLogRate  = 600000 // per minute
+	maxLogBurst = 10000
+)
 
 // maxSetSize bounds a set (per family); ipset sets are created with this
 // maxelem so that re-creating them with -exist always agrees.
@@ -228,6 +344,11 @@ func (s Spec) Validate() error {
 		}
 	}
 
+	nonEmpty := map[string]bool{}
+	for _, set := range s.Sets {
+		nonEmpty[set.Name] = len(set.Prefixes) > 0
+	}
+	lockout := true
 	for i, r := range s.Rules {
 		where := fmt.Sprintf("rule %d (%q)", i, r.Comment)
 		if err := checkText(r.Comment, 128); err != nil {
@@ -238,30 +359,32 @@ func (s Spec) Validate() error {
 		default:
 			bad("%s: unknown stage %q", where, r.Stage)
 		}
-		switch r.Protocol {
-		case TCP, UDP:
-		case IPIP:
-			if r.Ports != (PortRange{}) {
-				bad("%s: protocol ipip has no ports, got %s", where, r.Ports)
-			}
-		default:
-			bad("%s: unknown protocol %q (want tcp, udp or ipip)", where, r.Protocol)
+		protoErr := checkProtocol(r.Protocol)
+		if protoErr != nil {
+			bad("%s: %v", where, protoErr)
 		}
-		if r.Protocol == IPIP {
-			// no ports to check
-		} else if r.Ports.First == 0 {
+		switch {
+		case protoErr == nil && !r.Protocol.hasPorts():
+			if r.Ports != (PortRange{}) {
+				bad("%s: protocol %s has no ports, got %s", where, r.Protocol, r.Ports)
+			}
+		case protoErr == nil && r.Ports.First == 0:
 			bad("%s: port range %s: ports start at 1", where, r.Ports)
-		} else if r.Ports.Last != 0 && r.Ports.Last < r.Ports.First {
+		case r.Ports.Last != 0 && r.Ports.Last < r.Ports.First:
 			bad("%s: port range %d-%d: last before first", where, r.Ports.First, r.Ports.Last)
 		}
 		if r.From != "" && !sets[r.From] {
 			bad("%s: from unknown set %q", where, r.From)
 		}
 		switch r.Verdict {
-		case Accept, Drop:
+		case Accept:
+			if r.Stage != PreDNAT && (r.From == "" || nonEmpty[r.From]) {
+				lockout = false
+			}
+		case Drop:
 		case Reject:
-			if r.Protocol == IPIP {
-				bad("%s: reject is not possible for ipip; use drop", where)
+			if !r.Protocol.hasPorts() {
+				bad("%s: reject is only for tcp, udp and sctp; use drop for %s", where, r.Protocol)
 			}
 			if r.Stage == PreDNAT {
 				bad("%s: reject is not possible before DNAT (iptables allows REJECT only in the filter table); use drop", where)
@@ -270,6 +393,9 @@ func (s Spec) Validate() error {
 			bad("%s: unknown verdict %q (want accept, drop or reject)", where, r.Verdict)
 		}
 	}
+	if lockout && !s.AllowLockout {
+		bad("no Local rule accepts anything from anyone: SSH, the kubelet and the API server would be closed to everyone (give the sets prefixes, or set AllowLockout)")
+	}
 
 	if len(s.Interfaces) == 0 {
 		bad("no interfaces: name the outward-facing ones, e.g. eth0")
@@ -277,7 +403,7 @@ func (s Spec) Validate() error {
 	seen := map[string]bool{}
 	for _, name := range s.Interfaces {
 		if !validInterface(name) {
-			bad("interface %q: want 1 to 15 of A-Z a-z 0-9 . _ - with an optional trailing '+'", name)
+			bad("interface %q: want 1 to 15 bytes of A-Z a-z 0-9 . _ - (the optional trailing '+' included), not \".\" or \"..\"", name)
 		}
 		if stem, wild := strings.CutSuffix(name, "+"); name == "lo" || wild && strings.HasPrefix("lo", stem) {
 			bad("interface %q: matches loopback, which is always accepted", name)
@@ -294,11 +420,19 @@ func (s Spec) Validate() error {
 		bad("default verdict %q: want drop or reject", s.Default)
 	}
 
-	if s.Log.PerMinute < 0 || s.Log.Burst < 0 {
-		bad("log: negative rate %d/minute or burst %d", s.Log.PerMinute, s.Log.Burst)
+	if s.Log.PerMinute < 0 || s.Log.PerMinute > maxLogRate {
+		bad("log: rate %d/minute: want 0 to %d (iptables' limit)", s.Log.PerMinute, maxLogRate)
+	}
+	if s.Log.Burst < 0 || s.Log.Burst > maxLogBurst {
+		bad("log: burst %d: want 0 to %d (iptables' limit)", s.Log.Burst, maxLogBurst)
 	}
 	if err := checkText(s.Log.Prefix, 28); err != nil {
 		bad("log prefix: %v", err)
+	} else if strings.Contains(s.Log.Prefix, "$") {
+		bad("log prefix %q: nft reads '$' in a log prefix as a variable", s.Log.Prefix)
+	}
+	if m := s.ConnMark; m&(m-1) != 0 {
+		bad("conntrack mark %#x: want exactly one bit (or 0 for %#x)", m, DefaultConnMark)
 	}
 	return errors.Join(errs...)
 }
@@ -315,9 +449,16 @@ func validName(s string) bool {
 	return true
 }
 
+// validInterface reports whether s is an interface name the tools accept
+// and that can name a real interface: at most 15 bytes (IFNAMSIZ less the
+// terminating NUL; iptables counts the wildcard '+'), not "." or "..", and
+// characters that need no quoting anywhere.
 func validInterface(s string) bool {
+	if len(s) > 15 {
+		return false
+	}
 	s, _ = strings.CutSuffix(s, "+")
-	if len(s) == 0 || len(s) > 15 {
+	if len(s) == 0 || s == "." || s == ".." {
 		return false
 	}
 	for _, c := range []byte(s) {
@@ -362,6 +503,9 @@ func normalize(s Spec) normalized {
 	if n.Log.Burst == 0 {
 		n.Log.Burst = 5
 	}
+	if n.ConnMark == 0 {
+		n.ConnMark = DefaultConnMark
+	}
 	if n.Log.Prefix == "" {
 		n.Log.Prefix = "originguard: "
 	}
@@ -375,9 +519,16 @@ func normalize(s Spec) normalized {
 		p4 := make([]netip.Prefix, 0, n4)
 		p6 := make([]netip.Prefix, 0, len(set.Prefixes)-n4)
 		for _, p := range set.Prefixes {
-			if p.Addr().Is4() {
+			switch {
+			case p.Bits() == 0 && p.Addr().Is4():
+				// ipset's hash:net refuses a /0: the two halves cover
+				// the same addresses.
+				p4 = append(p4, netip.MustParsePrefix("0.0.0.0/1"), netip.MustParsePrefix("128.0.0.0/1"))
+			case p.Bits() == 0:
+				p6 = append(p6, netip.MustParsePrefix("::/1"), netip.MustParsePrefix("8000::/1"))
+			case p.Addr().Is4():
 				p4 = append(p4, p.Masked())
-			} else {
+			default:
 				p6 = append(p6, p.Masked())
 			}
 		}

@@ -4,17 +4,42 @@
 // embedded snapshot, or a file a refresher wrote), and firewall turns them,
 // with the node's own networks, into a rule set.
 //
-//	go run ./examples/nodefirewall                                  # nftables, eth0, embedded ranges
+//	go run ./examples/nodefirewall -cluster 10.0.0.0/8                # nftables, eth0, embedded ranges
 //	go run ./examples/nodefirewall -backend iptables -iface eth0,eth1 \
 //		-cluster 10.0.0.0/8,fd00::/8 -admin 203.0.113.0/24 -bgp -vxlan
-//	go run ./examples/nodefirewall -edge-file /etc/originguard/edge.txt
+//	go run ./examples/nodefirewall -cluster 10.0.0.0/8 -edge-file /etc/originguard/edge.txt
 //	sudo go run ./examples/nodefirewall -apply -cluster 10.0.0.0/8   # load it (root, NET_ADMIN)
 //
-// NodePorts (30000-32767) answer only the edge set; the kubelet and the API
-// server answer the cluster set; SSH and the API server answer the admin set;
-// the Calico ports open to the cluster when their toggles are given; the rest
-// arriving on the listed interfaces is dropped. See the firewall package
-// documentation for what each rule is for and how the backends differ.
+// NodePorts (30000-32767) answer only the edge and balancer sets; the
+// kubelet and the API server answer the cluster set; kube-proxy's healthz
+// (10256) the cluster and balancer sets; SSH and the API server the admin
+// set; the Calico ports open to the cluster when their toggles are given;
+// -edge-port opens ports the node serves to the edge itself (an ingress
+// controller on hostNetwork, a hostPort); the rest arriving on the listed
+// interfaces is dropped. With neither -cluster nor -admin that would close
+// SSH and the kubelet to everyone, so the command refuses unless
+// -allow-lockout says it is meant. See the firewall package documentation
+// for what each rule is for and how the backends differ.
+//
+// # Overlay toggles
+//
+// Pods on different nodes talk through an overlay that arrives on the
+// node's outward-facing interface, so the default drop would cut them
+// apart unless its toggle is given:
+//
+//   - -ipip: Calico's IP-in-IP (IP protocol 4, IPv4 only), Calico's
+//     default on many installs (IPIPMode Always or CrossSubnet; LKE uses
+//     it). Check with `calicoctl get ippool -o wide` (IPIPMODE).
+//   - -vxlan: Calico's VXLAN, 4789/udp (VXLANMode). Flannel's VXLAN uses
+//     8472/udp instead: add a rule for it.
+//   - -wireguard: 51820/udp (and 51821/udp for IPv6): Calico's WireGuard
+//     encryption, and on LKE the control plane's tunnel to each node, which
+//     carries kubectl exec, logs, port-forward and proxy. Leave it off
+//     there and those commands hang while everything else works.
+//   - -bgp: 179/tcp, Calico's BGP peering (no overlay, but routes).
+//
+// Native routing without an overlay needs none of them: pod packets are
+// routed, not addressed to the node, and only new DNATed flows are judged.
 //
 // The -edge-file format is allowlist's: one prefix or address per line, "#"
 // starting a comment; it replaces the embedded Cloudflare ranges.
@@ -37,6 +62,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -94,6 +120,44 @@ func (p *prefixes) Set(v string) error {
 	return nil
 }
 
+// hostPorts is a flag of ports opened to the edge before DNAT: "443",
+// "443/tcp", "8000-8100/udp", "9000/sctp"; repeatable and comma-separated.
+type hostPorts []firewall.HostPort
+
+func (h *hostPorts) String() string {
+	s := make([]string, len(*h))
+	for i, x := range *h {
+		s[i] = x.Ports.String() + "/" + string(x.Protocol)
+	}
+	return strings.Join(s, ",")
+}
+
+func (h *hostPorts) Set(v string) error {
+	var l list
+	l.Set(v)
+	for _, s := range l {
+		ports, proto, _ := strings.Cut(s, "/")
+		p := firewall.Protocol(strings.ToLower(proto))
+		if proto == "" {
+			p = firewall.TCP
+		}
+		if p != firewall.TCP && p != firewall.UDP && p != firewall.SCTP {
+			return fmt.Errorf("bad port %q (want 443, 443/tcp, 8000-8100/udp or 9000/sctp)", s)
+		}
+		first, last, isRange := strings.Cut(ports, "-")
+		a, errA := strconv.ParseUint(first, 10, 16)
+		b, errB := a, error(nil)
+		if isRange {
+			b, errB = strconv.ParseUint(last, 10, 16)
+		}
+		if errA != nil || errB != nil || a == 0 || b < a {
+			return fmt.Errorf("bad port %q (want 443, 443/tcp, 8000-8100/udp or 9000/sctp)", s)
+		}
+		*h = append(*h, firewall.HostPort{Protocol: p, Ports: firewall.Ports(uint16(a), uint16(b)), From: "edge"})
+	}
+	return nil
+}
+
 // config is what the command line asks for.
 type config struct {
 	backend  firewall.Backend
@@ -106,26 +170,31 @@ func parse(errw io.Writer, args []string) (config, error) {
 	fs := flag.NewFlagSet("nodefirewall", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are returned, and usage printed only for -h
 	var (
-		c       config
-		backend = fs.String("backend", string(firewall.NFTables), "packet filter: nftables, iptables or ipset")
-		ifaces  list
-		cluster prefixes
-		admin   prefixes
+		c        config
+		backend  = fs.String("backend", string(firewall.NFTables), "packet filter: nftables, iptables or ipset")
+		ifaces   list
+		cluster  prefixes
+		admin    prefixes
+		balancer prefixes
 	)
 	fs.Var(&ifaces, "iface", "outward-facing interface, repeatable or comma-separated; a trailing + matches any suffix (default eth0)")
 	fs.Var(&cluster, "cluster", "the cluster's own networks (nodes, control plane), comma-separated CIDRs")
 	fs.Var(&admin, "admin", "where operators come from for SSH and the API server, comma-separated CIDRs")
+	fs.Var(&balancer, "balancer", "where a load balancer in front of the nodes connects from (NodePorts, health checks, kube-proxy healthz 10256), comma-separated CIDRs")
+	fs.Var((*hostPorts)(&c.node.HostPorts), "edge-port", "port the node serves to the edge itself (an ingress controller on hostNetwork, a hostPort), e.g. 443/tcp; repeatable, comma-separated")
+	fs.BoolVar(&c.node.AllowLockout, "allow-lockout", false, "allow a rule set with neither -cluster nor -admin, which closes SSH and the kubelet to everyone")
 	fs.StringVar(&c.edgeFile, "edge-file", "", "file of edge prefixes (allowlist format: one per line, # comments) replacing the embedded Cloudflare ranges")
 	fs.BoolVar(&c.node.BGP, "bgp", false, "open 179/tcp from the cluster (Calico BGP)")
-	fs.BoolVar(&c.node.VXLAN, "vxlan", false, "open 4789/udp from the cluster (Calico VXLAN)")
-	fs.BoolVar(&c.node.WireGuard, "wireguard", false, "open 51820-51821/udp from the cluster (Calico WireGuard)")
-	fs.BoolVar(&c.node.IPIP, "ipip", false, "let IP-in-IP in from the cluster (Calico IPIP)")
+	fs.BoolVar(&c.node.VXLAN, "vxlan", false, "open 4789/udp from the cluster (Calico VXLAN overlay: without it pods on different nodes are cut apart)")
+	fs.BoolVar(&c.node.WireGuard, "wireguard", false, "open 51820-51821/udp from the cluster (Calico WireGuard; on LKE the control plane's tunnel for kubectl exec/logs)")
+	fs.BoolVar(&c.node.IPIP, "ipip", false, "let IP-in-IP in from the cluster (Calico IPIP overlay: without it pods on different nodes are cut apart)")
 	fs.BoolVar(&c.node.Typha, "typha", false, "open 5473/tcp from the cluster (Calico Typha)")
 	fs.BoolVar(&c.apply, "apply", false, "load the rules into this machine's firewall (needs root or NET_ADMIN)")
 	fs.Usage = func() {} // flag calls it on errors too; usage is printed for -h only, below
 	usage := func() {
 		fmt.Fprint(errw, "usage: nodefirewall [-backend nftables|iptables|ipset] [-iface eth0] [-cluster CIDR,...] [-admin CIDR,...]\n"+
-			"                    [-bgp] [-vxlan] [-wireguard] [-ipip] [-typha] [-edge-file path] [-apply]\n"+
+			"                    [-balancer CIDR,...] [-bgp] [-vxlan] [-wireguard] [-ipip] [-typha] [-edge-file path]\n"+
+			"                    [-edge-port 443/tcp,...] [-allow-lockout] [-apply]\n"+
 			"Prints the firewall of a Kubernetes node behind Cloudflare. -apply loads it with nft or\n"+
 			"iptables-restore and needs root (CAP_NET_ADMIN); without -apply nothing is changed.\n")
 		fs.SetOutput(errw)
@@ -141,7 +210,7 @@ func parse(errw io.Writer, args []string) (config, error) {
 		return c, fmt.Errorf("unexpected argument %q (all options are flags)", fs.Arg(0))
 	}
 	c.backend = firewall.Backend(*backend)
-	if !slices.Contains(firewall.Backends, c.backend) {
+	if !slices.Contains(firewall.Backends(), c.backend) {
 		return c, fmt.Errorf("unknown backend %q (want nftables, iptables or ipset)", *backend)
 	}
 	if len(ifaces) == 0 {
@@ -150,7 +219,10 @@ func parse(errw io.Writer, args []string) (config, error) {
 	if c.apply && len(cluster) == 0 {
 		return c, errors.New("-apply needs -cluster: without it the API server could not reach this node's kubelet")
 	}
-	c.node.Interfaces, c.node.Cluster, c.node.Admin = ifaces, cluster, admin
+	if len(cluster) == 0 && len(admin) == 0 && !c.node.AllowLockout {
+		return c, errors.New("neither -cluster nor -admin: SSH and the kubelet would be closed to everyone (pass -allow-lockout if that is meant)")
+	}
+	c.node.Interfaces, c.node.Cluster, c.node.Admin, c.node.Balancer = ifaces, cluster, admin, balancer
 	return c, nil
 }
 
@@ -185,9 +257,9 @@ func run(ctx context.Context, w, errw io.Writer, args []string) error {
 		return err
 	}
 	spec := c.node.Spec()
-	// Render with the zero Saved: the printed text assumes no jump into
-	// originguard's chains yet. The Applier reads iptables-save itself.
-	script, err := spec.Render(c.backend, firewall.Saved{})
+	// Render is pure: the printed text has no jump from the built-in
+	// chains; the Applier adds exactly one, after reading iptables-save.
+	script, err := spec.Render(c.backend)
 	if err != nil {
 		return err
 	}
@@ -197,6 +269,7 @@ func run(ctx context.Context, w, errw io.Writer, args []string) error {
 	fmt.Fprintf(w, "# edge:       %s\n", source)
 	fmt.Fprintf(w, "# cluster:    %s\n", orNone(c.node.Cluster))
 	fmt.Fprintf(w, "# admin:      %s\n", orNone(c.node.Admin))
+	fmt.Fprintf(w, "# balancer:   %s\n", orNone(c.node.Balancer))
 	fmt.Fprintf(w, "#\n")
 	for _, r := range spec.Rules {
 		from := r.From
@@ -204,10 +277,10 @@ func run(ctx context.Context, w, errw io.Writer, args []string) error {
 			from = "anyone"
 		}
 		ports := r.Ports.String()
-		if r.Protocol == firewall.IPIP {
+		if r.Ports == (firewall.PortRange{}) { // ipip, gre, vrrp...: no ports
 			ports = "-"
 		}
-		fmt.Fprintf(w, "# %-7s %-4s %-11s from %-7s %-6s %s\n", r.Stage, r.Protocol, ports, from, r.Verdict, r.Comment)
+		fmt.Fprintf(w, "# %-7s %-4s %-11s from %-8s %-6s %s\n", r.Stage, r.Protocol, ports, from, r.Verdict, r.Comment)
 	}
 	fmt.Fprintf(w, "# then everything else on those interfaces: %s\n", orDrop(spec.Default))
 	switch c.backend {
@@ -219,6 +292,8 @@ func run(ctx context.Context, w, errw io.Writer, args []string) error {
 		}
 		fmt.Fprintf(w, "#\n# iptables-restore --noflush\n%s", script.IPv4)
 		fmt.Fprintf(w, "#\n# ip6tables-restore --noflush\n%s", script.IPv6)
+		fmt.Fprintf(w, "#\n# The jumps into the ORIGINGUARD-* chains are not in this text: -apply\n"+
+			"# adds exactly one per built-in chain (see firewall.Spec.Render).\n")
 	}
 
 	if !c.apply {

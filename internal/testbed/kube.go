@@ -20,6 +20,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/originguard/originguard/internal/testbed/testenv"
 )
 
 // ServiceClusterIPRange is the apiserver's service range. Nothing routes it:
@@ -43,8 +45,8 @@ var (
 	cleanupMu sync.Mutex
 )
 
-// Main runs the tests of a package, then tears down the shared control plane
-// and any network namespace a test left behind. Use it as
+// Main runs the tests of a package, then tears down the shared control
+// plane. Use it as
 //
 //	func TestMain(m *testing.M) { testbed.Main(m) }
 //
@@ -52,14 +54,14 @@ var (
 // exits.
 func Main(m *testing.M) {
 	mainUsed = true
-	stop := onInterrupt(teardown)
+	stop := testenv.OnInterrupt(teardown)
 	code := m.Run()
 	stop()
 	teardown()
 	os.Exit(code)
 }
 
-// teardown stops the shared control plane and deletes leftover namespaces.
+// teardown stops the shared control plane.
 func teardown() {
 	cleanupMu.Lock()
 	defer cleanupMu.Unlock()
@@ -67,7 +69,6 @@ func teardown() {
 		sharedCP.stop()
 		sharedCP = nil
 	}
-	deleteAllNetns()
 }
 
 // APIServer returns an admin client config for the test binary's
@@ -118,7 +119,7 @@ var errPortTaken = errors.New("port taken")
 // waits for /readyz.
 func startControlPlane() (_ *controlPlane, err error) {
 	start := time.Now()
-	bins, err := kubeBinaries()
+	apiserverBin, etcdBin, err := testenv.KubeBinaries()
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +140,7 @@ func startControlPlane() (_ *controlPlane, err error) {
 	}
 	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
 	peerURL := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
-	cp.etcd, err = startProcess("etcd", bins.etcd, []string{
+	cp.etcd, err = startProcess("etcd", etcdBin, []string{
 		"--name=testbed",
 		"--data-dir=" + filepath.Join(dir, "etcd"),
 		"--listen-client-urls=" + etcdURL,
@@ -186,7 +187,7 @@ func startControlPlane() (_ *controlPlane, err error) {
 		"--enable-priority-and-fairness=false",
 		"--profiling=false",
 	}
-	cp.api, err = startProcess("kube-apiserver", bins.apiserver, cp.apiserverFlags, filepath.Join(dir, "kube-apiserver.log"))
+	cp.api, err = startProcess("kube-apiserver", apiserverBin, cp.apiserverFlags, filepath.Join(dir, "kube-apiserver.log"))
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +266,7 @@ func sweepStaleDirs() {
 	for _, m := range matches {
 		pidText, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(m), "originguard-testbed-"), "-")
 		pid, err := strconv.Atoi(pidText)
-		if err != nil || pidAlive(pid) {
+		if err != nil || testenv.PIDAlive(pid) {
 			continue
 		}
 		os.RemoveAll(m)

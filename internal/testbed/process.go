@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -22,7 +21,7 @@ type process struct {
 }
 
 // startProcess starts path with args. The child gets SIGKILL when the thread
-// that forked it ends (Pdeathsig), which is how it dies with an interrupted or
+// that forked it ends (Pdeathsig, on Linux), which is how it dies with an interrupted or
 // timed-out test binary. Pdeathsig follows the forking thread, not the
 // process, so the fork happens on a goroutine locked to its own thread that
 // lives exactly as long as the child: no other goroutine (say one that locked
@@ -36,7 +35,7 @@ func startProcess(name, path string, args []string, logPath string) (*process, e
 	cmd := exec.Command(path, args...)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	cmd.SysProcAttr = childAttr()
 	p := &process{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
 	started := make(chan error, 1)
 	go func() {

@@ -1,4 +1,6 @@
-package testbed
+//go:build linux
+
+package netns
 
 import (
 	"context"
@@ -17,11 +19,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/originguard/originguard/internal/testbed/testenv"
 )
 
-// Netns is a network namespace made by [NewNetns]. Its zero value is not
+// Namespace is a network namespace made by [New]. Its zero value is not
 // usable. Methods are safe for concurrent use.
-type Netns struct {
+type Namespace struct {
 	// Name is the namespace's name under /run/netns, unique per test binary
 	// and carrying its pid.
 	Name string
@@ -51,14 +55,14 @@ var (
 // fails the test instead of hanging the suite.
 const cmdTimeout = 60 * time.Second
 
-// NewNetns makes a network namespace with loopback up and deletes it when
-// the test ends, whether it passed or failed ([Main] also deletes leftovers
-// on interrupt, and the first call in a binary sweeps namespaces left by
+// New makes a network namespace with loopback up and deletes it when the
+// test ends, whether it passed or failed ([Main] also deletes leftovers on
+// interrupt, and the first call in a binary sweeps namespaces left by
 // binaries that were killed). label only makes the name readable.
-// It skips or fails the test as [Require] does without root or ip.
-func NewNetns(t testing.TB, label string) *Netns {
+// It skips or fails the test as [testenv.Require] does without root or ip.
+func New(t testing.TB, label string) *Namespace {
 	t.Helper()
-	Require(t, NeedRoot, NeedIPRoute)
+	testenv.Require(t, testenv.NeedRoot, testenv.NeedIPRoute)
 	sweepOnce.Do(sweepStaleNetns)
 
 	netnsMu.Lock()
@@ -76,7 +80,7 @@ func NewNetns(t testing.TB, label string) *Netns {
 	netnsMu.Lock()
 	netnsLive[name] = true
 	netnsMu.Unlock()
-	n := &Netns{Name: name}
+	n := &Namespace{Name: name}
 	t.Cleanup(func() {
 		if err := deleteNetns(name); err != nil {
 			t.Errorf("testbed: %v", err)
@@ -128,7 +132,7 @@ func sweepStaleNetns() {
 			continue
 		}
 		pid, err := strconv.Atoi(m[1])
-		if err != nil || pidAlive(pid) {
+		if err != nil || testenv.PIDAlive(pid) {
 			continue
 		}
 		_, _ = runHost("ip", "netns", "delete", e.Name())
@@ -141,7 +145,7 @@ func runHost(name string, args ...string) (string, error) {
 }
 
 func runCmd(stdin, name string, args ...string) (string, error) {
-	path, err := lookPath(name)
+	path, err := testenv.LookPath(name)
 	if err != nil {
 		return "", err
 	}
@@ -161,14 +165,14 @@ func runCmd(stdin, name string, args ...string) (string, error) {
 // Run runs a command inside the namespace (through `ip netns exec`) and
 // returns its combined output. The program is looked up in $PATH and the
 // sbin directories.
-func (n *Netns) Run(name string, args ...string) (string, error) {
+func (n *Namespace) Run(name string, args ...string) (string, error) {
 	return n.RunInput("", name, args...)
 }
 
-// RunInput is [Netns.Run] with stdin, for iptables-restore, `nft -f -` and
+// RunInput is [Namespace.Run] with stdin, for iptables-restore, `nft -f -` and
 // `ipset restore`.
-func (n *Netns) RunInput(stdin, name string, args ...string) (string, error) {
-	path, err := lookPath(name)
+func (n *Namespace) RunInput(stdin, name string, args ...string) (string, error) {
+	path, err := testenv.LookPath(name)
 	if err != nil {
 		return "", err
 	}
@@ -179,8 +183,8 @@ func (n *Netns) RunInput(stdin, name string, args ...string) (string, error) {
 	return out, nil
 }
 
-// MustRun is [Netns.Run] that fails the test, with the output, on error.
-func (n *Netns) MustRun(t testing.TB, name string, args ...string) string {
+// MustRun is [Namespace.Run] that fails the test, with the output, on error.
+func (n *Namespace) MustRun(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	out, err := n.Run(name, args...)
 	if err != nil {
@@ -198,7 +202,7 @@ func (n *Netns) MustRun(t testing.TB, name string, args ...string) string {
 // own namespace and is unlocked only when the way back is verified;
 // otherwise it stays locked and the Go runtime ends it with the goroutine, so
 // no other goroutine ever runs inside the namespace by accident.
-func (n *Netns) Do(f func() error) error {
+func (n *Namespace) Do(f func() error) error {
 	type result struct {
 		err      error
 		panicked bool
@@ -287,7 +291,7 @@ func inDocRanges(a netip.Addr) bool {
 // brings both ends up and returns the interface names in a and in b. IPv6
 // addresses are added without duplicate address detection, so they are
 // usable at once. The pair goes away with either namespace.
-func Link(t testing.TB, a *Netns, aAddrs []netip.Prefix, b *Netns, bAddrs []netip.Prefix) (aIf, bIf string) {
+func Link(t testing.TB, a *Namespace, aAddrs []netip.Prefix, b *Namespace, bAddrs []netip.Prefix) (aIf, bIf string) {
 	t.Helper()
 	if a == b {
 		t.Fatalf("testbed: Link: both ends in namespace %s", a.Name)
@@ -304,7 +308,7 @@ func Link(t testing.TB, a *Netns, aAddrs []netip.Prefix, b *Netns, bAddrs []neti
 		t.Fatalf("testbed: veth %s/%s between %s and %s: %v\n%s", aIf, bIf, a.Name, b.Name, err, out)
 	}
 	for _, end := range []struct {
-		ns    *Netns
+		ns    *Namespace
 		ifc   string
 		addrs []netip.Prefix
 	}{{a, aIf, aAddrs}, {b, bIf, bAddrs}} {
@@ -339,7 +343,7 @@ func Link(t testing.TB, a *Netns, aAddrs []netip.Prefix, b *Netns, bAddrs []neti
 }
 
 // newIfName names the next veth end in n: "veth0", "veth1", ...
-func (n *Netns) newIfName() string {
+func (n *Namespace) newIfName() string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	name := fmt.Sprintf("veth%d", n.nextIf)

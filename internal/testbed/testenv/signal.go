@@ -1,4 +1,4 @@
-package testbed
+package testenv
 
 import (
 	"errors"
@@ -7,10 +7,10 @@ import (
 	"syscall"
 )
 
-// onInterrupt runs cleanup and exits when the test binary is interrupted
-// (SIGINT from ^C, SIGTERM), so namespaces and child processes do not
-// outlive it. The returned function stops listening.
-func onInterrupt(cleanup func()) (stop func()) {
+// OnInterrupt runs cleanup and exits with status 130 when the test binary is
+// interrupted (SIGINT from ^C, SIGTERM), so namespaces and child processes
+// do not outlive it. The returned function stops listening.
+func OnInterrupt(cleanup func()) (stop func()) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
@@ -29,8 +29,9 @@ func onInterrupt(cleanup func()) (stop func()) {
 	}
 }
 
-// pidAlive reports whether a process with this pid exists.
-func pidAlive(pid int) bool {
+// PIDAlive reports whether a process with this pid exists, so that a harness
+// can sweep what a killed test binary left behind.
+func PIDAlive(pid int) bool {
 	if pid <= 0 {
 		return false
 	}

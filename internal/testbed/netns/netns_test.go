@@ -1,4 +1,6 @@
-package testbed_test
+//go:build linux
+
+package netns_test
 
 import (
 	"errors"
@@ -13,7 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/originguard/originguard/internal/testbed"
+	"github.com/originguard/originguard/internal/testbed/netns"
+	"github.com/originguard/originguard/internal/testbed/testenv"
 )
 
 var (
@@ -32,15 +35,15 @@ const (
 // topology is a server namespace with two peers on their own links: "good"
 // in 192.0.2.0/24 and "bad" in 198.51.100.0/24. The server answers TCP on
 // both, and both peers reach it before any firewall is loaded.
-func topology(t *testing.T) (srv, good, bad *testbed.Netns) {
+func topology(t *testing.T) (srv, good, bad *netns.Namespace) {
 	t.Helper()
-	testbed.Require(t, testbed.NeedRoot, testbed.NeedIPRoute)
-	srv, good, bad = testbed.NewNetns(t, "srv"), testbed.NewNetns(t, "good"), testbed.NewNetns(t, "bad")
-	testbed.Link(t, srv, []netip.Prefix{srvGood}, good, []netip.Prefix{peerGood})
-	testbed.Link(t, srv, []netip.Prefix{srvBad}, bad, []netip.Prefix{peerBad})
+	testenv.Require(t, testenv.NeedRoot, testenv.NeedIPRoute)
+	srv, good, bad = netns.New(t, "srv"), netns.New(t, "good"), netns.New(t, "bad")
+	netns.Link(t, srv, []netip.Prefix{srvGood}, good, []netip.Prefix{peerGood})
+	netns.Link(t, srv, []netip.Prefix{srvBad}, bad, []netip.Prefix{peerBad})
 	srv.ServeTCP(t, netip.AddrPortFrom(netip.IPv4Unspecified(), port))
 	for _, p := range []struct {
-		from *testbed.Netns
+		from *netns.Namespace
 		to   netip.Prefix
 	}{{good, srvGood}, {bad, srvBad}} {
 		if err := p.from.ProbeTCP(netip.AddrPortFrom(p.to.Addr(), port), generous); err != nil {
@@ -52,7 +55,7 @@ func topology(t *testing.T) (srv, good, bad *testbed.Netns) {
 
 // assertFiltered checks that good still reaches the server and bad's SYN is
 // dropped (a timeout, not a refusal).
-func assertFiltered(t *testing.T, good, bad *testbed.Netns) {
+func assertFiltered(t *testing.T, good, bad *netns.Namespace) {
 	t.Helper()
 	if err := good.ProbeTCP(netip.AddrPortFrom(srvGood.Addr(), port), generous); err != nil {
 		t.Errorf("allowed peer blocked: %v", err)
@@ -65,7 +68,7 @@ func assertFiltered(t *testing.T, good, bad *testbed.Netns) {
 }
 
 func TestNFTSetAllowsOnePeer(t *testing.T) {
-	testbed.Require(t, testbed.NeedRoot, testbed.NeedNFT)
+	testenv.Require(t, testenv.NeedRoot, testenv.NeedNFT)
 	srv, good, bad := topology(t)
 	srv.MustRun(t, "nft", "--version")
 	const ruleset = `table inet originguard_smoke {
@@ -89,7 +92,7 @@ func TestNFTSetAllowsOnePeer(t *testing.T) {
 }
 
 func TestIPTablesRuleAllowsOnePeer(t *testing.T) {
-	testbed.Require(t, testbed.NeedRoot, testbed.NeedIPTables)
+	testenv.Require(t, testenv.NeedRoot, testenv.NeedIPTables)
 	srv, good, bad := topology(t)
 	const rules = `*filter
 -A INPUT -p tcp --dport 8080 ! -s 192.0.2.2/32 -j DROP
@@ -107,8 +110,8 @@ COMMIT
 // TestFirewallStaysInItsNamespace shows that rules loaded in one namespace
 // leave the test binary's own namespace untouched.
 func TestFirewallStaysInItsNamespace(t *testing.T) {
-	testbed.Require(t, testbed.NeedRoot, testbed.NeedNFT)
-	n := testbed.NewNetns(t, "scoped")
+	testenv.Require(t, testenv.NeedRoot, testenv.NeedNFT)
+	n := netns.New(t, "scoped")
 	n.MustRun(t, "nft", "add", "table", "inet", "originguard_scoped")
 	if out := n.MustRun(t, "nft", "list", "tables"); !strings.Contains(out, "originguard_scoped") {
 		t.Fatalf("table not in the namespace:\n%s", out)
@@ -123,12 +126,12 @@ func TestFirewallStaysInItsNamespace(t *testing.T) {
 }
 
 func TestUDPAndIPv6(t *testing.T) {
-	testbed.Require(t, testbed.NeedRoot, testbed.NeedIPRoute)
+	testenv.Require(t, testenv.NeedRoot, testenv.NeedIPRoute)
 	if _, err := os.Stat("/proc/sys/net/ipv6"); err != nil {
 		t.Skip("kernel without IPv6")
 	}
-	a, b := testbed.NewNetns(t, "a6"), testbed.NewNetns(t, "b6")
-	aIf, bIf := testbed.Link(t,
+	a, b := netns.New(t, "a6"), netns.New(t, "b6")
+	aIf, bIf := netns.Link(t,
 		a, []netip.Prefix{netip.MustParsePrefix("2001:db8::1/64"), netip.MustParsePrefix("203.0.113.1/24")},
 		b, []netip.Prefix{netip.MustParsePrefix("2001:db8::2/64"), netip.MustParsePrefix("203.0.113.2/24")})
 	if aIf == "" || bIf == "" {
@@ -162,8 +165,8 @@ func TestUDPAndIPv6(t *testing.T) {
 // TestDoEntersTheNamespace shows that Do runs inside the namespace and that
 // the calling goroutine stays outside.
 func TestDoEntersTheNamespace(t *testing.T) {
-	testbed.Require(t, testbed.NeedRoot, testbed.NeedIPRoute)
-	n := testbed.NewNetns(t, "do")
+	testenv.Require(t, testenv.NeedRoot, testenv.NeedIPRoute)
+	n := netns.New(t, "do")
 	var inside []string
 	if err := n.Do(func() error {
 		ifs, err := net.Interfaces()
@@ -209,10 +212,10 @@ func TestDoEntersTheNamespace(t *testing.T) {
 
 // TestNetnsDeletedAtCleanup shows a namespace goes away when its test ends.
 func TestNetnsDeletedAtCleanup(t *testing.T) {
-	testbed.Require(t, testbed.NeedRoot, testbed.NeedIPRoute)
+	testenv.Require(t, testenv.NeedRoot, testenv.NeedIPRoute)
 	var name string
 	t.Run("inner", func(t *testing.T) {
-		n := testbed.NewNetns(t, "cleanup")
+		n := netns.New(t, "cleanup")
 		name = n.Name
 		if _, err := os.Stat(filepath.Join("/run/netns", name)); err != nil {
 			t.Fatalf("namespace %s not made: %v", name, err)

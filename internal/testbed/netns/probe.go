@@ -1,4 +1,6 @@
-package testbed
+//go:build linux
+
+package netns
 
 import (
 	"bufio"
@@ -13,7 +15,7 @@ import (
 	"time"
 )
 
-// TCPGreeting is what a [Netns.ServeTCP] server writes to every connection.
+// TCPGreeting is what a [Namespace.ServeTCP] server writes to every connection.
 const TCPGreeting = "ok\n"
 
 // checkTarget keeps probes and servers on loopback and the documentation
@@ -31,7 +33,7 @@ func checkTarget(ap netip.AddrPort, listen bool) error {
 
 // ServeTCP listens on addr inside the namespace; to every connection it
 // writes [TCPGreeting] and closes. The server stops when the test ends.
-func (n *Netns) ServeTCP(t testing.TB, addr netip.AddrPort) {
+func (n *Namespace) ServeTCP(t testing.TB, addr netip.AddrPort) {
 	t.Helper()
 	if err := checkTarget(addr, true); err != nil {
 		t.Fatalf("testbed: ServeTCP: %v", err)
@@ -66,7 +68,7 @@ func (n *Netns) ServeTCP(t testing.TB, addr netip.AddrPort) {
 
 // ServeUDP listens on addr inside the namespace and echoes every datagram
 // back to its sender. The server stops when the test ends.
-func (n *Netns) ServeUDP(t testing.TB, addr netip.AddrPort) {
+func (n *Namespace) ServeUDP(t testing.TB, addr netip.AddrPort) {
 	t.Helper()
 	if err := checkTarget(addr, true); err != nil {
 		t.Fatalf("testbed: ServeUDP: %v", err)
@@ -101,7 +103,7 @@ func (n *Netns) ServeUDP(t testing.TB, addr netip.AddrPort) {
 // It returns nil when a connection is made and [TCPGreeting] is read within
 // timeout, and otherwise an error saying what happened (refused, timed out,
 // wrong answer).
-func (n *Netns) ProbeTCP(to netip.AddrPort, timeout time.Duration) error {
+func (n *Namespace) ProbeTCP(to netip.AddrPort, timeout time.Duration) error {
 	if err := checkTarget(to, false); err != nil {
 		return err
 	}
@@ -127,7 +129,7 @@ func (n *Netns) ProbeTCP(to netip.AddrPort, timeout time.Duration) error {
 
 // ProbeUDP sends a random datagram from inside the namespace to to and
 // returns nil when the same bytes come back within timeout.
-func (n *Netns) ProbeUDP(to netip.AddrPort, timeout time.Duration) error {
+func (n *Namespace) ProbeUDP(to netip.AddrPort, timeout time.Duration) error {
 	if err := checkTarget(to, false); err != nil {
 		return err
 	}

@@ -1,4 +1,15 @@
-package testbed
+// Package testenv is what this module's test harnesses share and nothing
+// else: the prerequisites a real-component test states ([Require]), where
+// the tools are found ([LookPath], [KubeBinaries]) and clean-up on
+// interrupt ([OnInterrupt]). It imports only the standard library and builds
+// on macOS as well as Linux, so that a harness using it (package netns for network
+// namespaces, package testbed for a kube-apiserver) links nothing the other
+// needs.
+//
+// A test states what it needs with [Require]: run by hand without it, the
+// test skips with one line saying how to provision; under CI=true it fails,
+// so CI never passes by skipping.
+package testenv
 
 import (
 	"errors"
@@ -37,8 +48,8 @@ const rootHint = "run the tests as root"
 // sbinDirs are searched after $PATH: a non-login root shell may lack them.
 var sbinDirs = []string{"/usr/local/sbin", "/usr/sbin", "/sbin"}
 
-// lookPath finds an executable in $PATH or the sbin directories.
-func lookPath(name string) (string, error) {
+// LookPath finds an executable in $PATH or the sbin directories.
+func LookPath(name string) (string, error) {
 	if p, err := exec.LookPath(name); err == nil {
 		return p, nil
 	}
@@ -71,14 +82,14 @@ func check(need Need) error {
 	case NeedIPRoute:
 		tools = []string{"ip"}
 	case NeedKubeAPIServer:
-		_, err := kubeBinaries()
+		_, _, err := KubeBinaries()
 		return err
 	default:
 		return fmt.Errorf("unknown need %q", string(need))
 	}
 	var errs []error
 	for _, tool := range tools {
-		if _, err := lookPath(tool); err != nil {
+		if _, err := LookPath(tool); err != nil {
 			errs = append(errs, err)
 		}
 	}

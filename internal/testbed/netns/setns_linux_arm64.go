@@ -1,4 +1,4 @@
-package testbed
+package netns
 
 // sysSetns is setns(2), which package syscall does not name on arm64.
 const sysSetns = 268

@@ -1,4 +1,4 @@
-package testbed
+package testenv
 
 import (
 	"errors"
@@ -17,9 +17,14 @@ type binaries struct {
 	apiserver, etcd string
 }
 
-// kubeBinaries finds kube-apiserver and etcd: in $ORIGINGUARD_KUBE_BIN when
+// KubeBinaries finds kube-apiserver and etcd: in $ORIGINGUARD_KUBE_BIN when
 // set, else in the cache directories hack/provision.sh links as
 // <cache>/kube/current, else in $PATH.
+func KubeBinaries() (apiserver, etcd string, err error) {
+	b, err := kubeBinaries()
+	return b.apiserver, b.etcd, err
+}
+
 func kubeBinaries() (binaries, error) {
 	if dir := os.Getenv(EnvKubeBin); dir != "" {
 		return binariesIn(dir)
@@ -32,8 +37,8 @@ func kubeBinaries() (binaries, error) {
 		}
 		errs = append(errs, err)
 	}
-	api, err1 := lookPath("kube-apiserver")
-	etcd, err2 := lookPath("etcd")
+	api, err1 := LookPath("kube-apiserver")
+	etcd, err2 := LookPath("etcd")
 	if err1 == nil && err2 == nil {
 		return binaries{apiserver: api, etcd: etcd}, nil
 	}

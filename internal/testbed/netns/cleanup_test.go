@@ -1,4 +1,6 @@
-package testbed
+//go:build linux
+
+package netns
 
 import (
 	"bufio"
@@ -11,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/originguard/originguard/internal/testbed/testenv"
 )
 
 // cleanupChildEnv selects what TestCleanupChild does after making its
@@ -23,7 +27,7 @@ func TestCleanupChild(t *testing.T) {
 	if mode == "" {
 		t.Skip("run by TestNetnsCleanupOnFailureAndInterrupt")
 	}
-	n := NewNetns(t, "child")
+	n := New(t, "child")
 	os.Stdout.WriteString("NETNS " + n.Name + "\n")
 	switch mode {
 	case "fail":
@@ -80,7 +84,7 @@ func exitCode(err error) int {
 // its test fails, when the test binary is interrupted, and, when the binary
 // is killed outright, at the next binary's sweep.
 func TestNetnsCleanupOnFailureAndInterrupt(t *testing.T) {
-	Require(t, NeedRoot, NeedIPRoute)
+	testenv.Require(t, testenv.NeedRoot, testenv.NeedIPRoute)
 
 	t.Run("failed test", func(t *testing.T) {
 		cmd, name := startChild(t, "fail")
