@@ -39,6 +39,8 @@ type finding struct {
 	Message string `json:"message"`
 	// Rule is the rule that decided, for the findings that judge a flow.
 	Rule string `json:"rule,omitempty"`
+
+	more int // flows like this one, folded into it
 }
 
 // cluster is what audit and explain read.
@@ -206,6 +208,7 @@ func (c *cli) audit(args []string) error {
 	if *output == "json" {
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		if findings == nil {
 			findings = []finding{}
 		}
@@ -264,15 +267,21 @@ func (cl *cluster) audit(apiServers []netip.Addr) ([]finding, []string, error) {
 	var surface []string
 	for _, x := range m.Exposures {
 		surface = append(surface, x.String())
+		var open, rules []string
 		for _, r := range x.Reach {
 			if cl.inEdge(r.From) {
 				continue
 			}
-			d := r.Verdict.Decider()
+			open = append(open, r.String())
+			if d := r.Verdict.Decider().String(); !slices.Contains(rules, d) {
+				rules = append(rules, d)
+			}
+		}
+		if len(open) > 0 {
 			out = append(out, finding{
 				Severity: high, Source: "exposure", Check: "open-beyond-edge", Object: x.Object,
-				Message: fmt.Sprintf("%s %s/%d on %s is reachable from %s, outside the edge", x.Kind, x.Protocol, x.Port, x.Address, r),
-				Rule:    d.String(),
+				Message: fmt.Sprintf("%s %s/%d on %s (node %s) is reachable from outside the edge: %s", x.Kind, x.Protocol, x.Port, x.Address, x.Node, strings.Join(open, "; ")),
+				Rule:    strings.Join(rules, "; "),
 			})
 		}
 	}
@@ -295,6 +304,9 @@ func (cl *cluster) audit(apiServers []netip.Addr) ([]finding, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// Flows the linter probes alike (every NodePort at both ends of the
+	// range, on every node) are one finding, with a count.
+	same := map[string]int{}
 	for _, l := range lint {
 		sev := high
 		if l.Check == netpol.CheckEqualOrder || l.Check == netpol.CheckLogThenDrop {
@@ -305,7 +317,18 @@ func (cl *cluster) audit(apiServers []netip.Addr) ([]finding, []string, error) {
 			x.Object = l.Flow.String()
 			x.Rule = l.Verdict.Decider().String()
 		}
+		key := x.Check + "\x00" + x.Rule
+		if i, ok := same[key]; ok && x.Rule != "" {
+			out[i].more++
+			continue
+		}
+		same[key] = len(out)
 		out = append(out, x)
+	}
+	for i := range out {
+		if out[i].more > 0 {
+			out[i].Message += fmt.Sprintf(" (and %d more flows decided by the same rule)", out[i].more)
+		}
 	}
 
 	ing, err := ingress.AuditYAML(cl.edge, cl.data)
@@ -415,6 +438,7 @@ func (c *cli) explain(args []string) error {
 		d := v.Decider()
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		steps := make([]string, len(v.Steps))
 		for i, s := range v.Steps {
 			steps[i] = s.String()
