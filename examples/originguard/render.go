@@ -127,6 +127,13 @@ func (s *spec) ingressSpec(edge []netip.Prefix) ingress.Spec {
 	if s.Secrets.OriginPullCA != "" {
 		is.OriginPullCA = &ingress.CARef{Kind: ingress.CASecret, Name: s.Secrets.OriginPullCA}
 	}
+	if in.Controller == string(ingress.IngressNGINX) {
+		cm := in.ControllerConfig
+		if cm == "" {
+			cm = "ingress-nginx-controller"
+		}
+		is.ControllerConfig = types.NamespacedName{Namespace: in.ControllerNamespace, Name: cm}
+	}
 	if in.ControllerService != "" {
 		is.ControllerService = &types.NamespacedName{Namespace: in.ControllerNamespace, Name: in.ControllerService}
 	}

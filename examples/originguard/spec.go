@@ -67,6 +67,7 @@ type ingressSpec struct {
 	ControllerNamespace string            `yaml:"controllerNamespace"`
 	ControllerPods      map[string]string `yaml:"controllerPods"`
 	ControllerService   string            `yaml:"controllerService"`
+	ControllerConfig    string            `yaml:"controllerConfig"`
 	ControllerPorts     []uint16          `yaml:"controllerPorts"`
 	SourceRangeLimit    int               `yaml:"sourceRangeLimit"`
 }
