@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os/exec"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Runner runs the program name with args, feeding it stdin, and returns
@@ -35,22 +37,38 @@ func Exec(ctx context.Context, stdin, name string, args ...string) (string, erro
 // in an unknown state and need a human.
 var ErrRollback = errors.New("rollback failed")
 
+// rollbackTimeout bounds a rollback. It runs under its own deadline, not the
+// caller's: a caller that gives up (a cancelled context, a deadline) in the
+// middle of an Apply must not leave IPv4 on the new rules, IPv6 on the old
+// ones and the ipsets swapped.
+const rollbackTimeout = 30 * time.Second
+
 // Applier loads rule sets into the kernel with the real tools (iptables-save
-// and iptables-restore, ip6tables-*, ipset, nft). It is the optional third
-// step after [Spec.Validate] and [Spec.Render].
+// and iptables-restore of the node's flavour, ip6tables-*, ipset, nft, and
+// conntrack). It is the optional third step after [Spec.Validate] and
+// [Spec.Render].
 //
-// Apply saves what it is about to change, renders, checks the text with the
-// tools' dry runs (iptables-restore --test, nft -c), applies, reads the
-// result back and verifies it; on any failure it restores what it saved,
+// Apply takes the node's lock ([WithLockFile]), looks at the node (the
+// iptables flavour, that the guarded interfaces exist, eBPF programs on
+// them), saves what it is about to change, renders, checks the text with
+// the tools' dry runs (iptables-restore --test, nft -c), applies, reads the
+// result back and verifies it, and deletes the conntrack entries of flows
+// the new rules would not admit; on any failure it restores what it saved,
 // exactly, touching only this package's chains, jumps, sets and table.
 // Applying the same Spec again changes nothing. [Applier.Remove] takes
-// what Apply installed off the node again, with the same care.
+// what Apply installed off the node again, with the same care, and
+// [Applier.Check] is a dry run that changes nothing.
 //
-// An Applier holds no state and may be shared, but calls to Apply and
-// Remove must not overlap on one node.
+// An Applier holds no state and may be shared; Apply, Remove and Check
+// serialise through the lock file, across processes too.
 type Applier struct {
-	backend Backend
-	run     Runner
+	backend     Backend
+	run         Runner
+	lockFile    string
+	mode        IPTablesMode
+	logger      *slog.Logger
+	failOnBPF   bool
+	prefixLimit int // -1: the backend's default
 }
 
 // Option configures an [Applier].
@@ -59,35 +77,178 @@ type Option func(*Applier)
 // WithRunner makes the Applier run programs with r instead of [Exec].
 func WithRunner(r Runner) Option { return func(a *Applier) { a.run = r } }
 
+// WithLockFile makes the Applier lock path instead of [DefaultLockFile].
+// Every Applier that may touch the node at the same time must lock the
+// same file.
+func WithLockFile(path string) Option { return func(a *Applier) { a.lockFile = path } }
+
+// WithIPTablesMode makes the iptables backends use flavour m instead of
+// detecting it ([IPTablesAuto]).
+func WithIPTablesMode(m IPTablesMode) Option { return func(a *Applier) { a.mode = m } }
+
+// WithLogger makes the Applier log its warnings (eBPF programs on a guarded
+// interface) to l instead of [slog.Default].
+func WithLogger(l *slog.Logger) Option { return func(a *Applier) { a.logger = l } }
+
+// WithFailOnBPF makes Apply and Check fail, instead of warning, when an
+// eBPF program is attached to a guarded interface.
+func WithFailOnBPF() Option { return func(a *Applier) { a.failOnBPF = true } }
+
+// WithPrefixLimit sets the most source prefixes a Spec may make the
+// backend load, per address family, instead of [DefaultPrefixLimit]; n = 0
+// lifts the limit. Raising it is how a caller opts in to the [IPTables]
+// backend's per-packet cost beyond a few thousand prefixes.
+func WithPrefixLimit(n int) Option {
+	return func(a *Applier) { a.prefixLimit = max(n, 0) }
+}
+
 // NewApplier returns an Applier for backend b.
 func NewApplier(b Backend, opts ...Option) *Applier {
-	a := &Applier{backend: b, run: Exec}
+	a := &Applier{backend: b, run: Exec, lockFile: DefaultLockFile, prefixLimit: -1}
 	for _, o := range opts {
 		o(a)
 	}
+	if a.logger == nil {
+		a.logger = slog.Default()
+	}
 	return a
+}
+
+// exec runs a program through the Runner, unless ctx is already done: a
+// Runner need not watch ctx for Apply to stop between steps.
+func (a *Applier) exec(ctx context.Context, stdin, name string, args ...string) (string, error) {
+	if err := context.Cause(ctx); err != nil {
+		return "", fmt.Errorf("%s not run: %w", name, err)
+	}
+	return a.run(ctx, stdin, name, args...)
+}
+
+// undoContext is the context a rollback runs under: the caller's values,
+// none of its cancellation, and a deadline of its own.
+func undoContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+}
+
+// node is what Apply, Remove and Check learn about the node before they
+// change anything.
+type node struct {
+	xt      xtables    // the iptables flavour's tools (iptables backends)
+	guarded []string   // the node's interfaces the Spec guards (Apply, Check)
+	n       normalized // the Spec, normalised once (Apply, Check)
+}
+
+// prepare checks the backend and s (nil for Remove) and inspects the node.
+func (a *Applier) prepare(ctx context.Context, s *Spec) (node, Script, error) {
+	var nd node
+	var script Script
+	switch a.backend {
+	case IPTables, IPSet, NFTables:
+	default:
+		return nd, script, errBackend(a.backend)
+	}
+	switch a.mode {
+	case IPTablesAuto, IPTablesLegacy, IPTablesNFT:
+	default:
+		return nd, script, fmt.Errorf("firewall: unknown iptables mode %q (want legacy or nft)", a.mode)
+	}
+	if s != nil {
+		var err error
+		if script, err = s.Render(a.backend); err != nil {
+			return nd, script, err
+		}
+		nd.n = normalize(*s)
+		if err := a.checkLimit(nd.n); err != nil {
+			return nd, script, err
+		}
+		if nd.guarded, err = a.inspectInterfaces(ctx, *s); err != nil {
+			return nd, script, err
+		}
+	}
+	if a.backend != NFTables {
+		mode, err := a.detectMode(ctx)
+		if err != nil {
+			return nd, script, err
+		}
+		nd.xt = xtablesFor(mode)
+	}
+	return nd, script, nil
 }
 
 // Apply makes the node's rules those of s (see [Applier]). The error names
 // the step that failed; it matches [ErrRollback] if the previous rules could
 // not be restored.
 func (a *Applier) Apply(ctx context.Context, s Spec) error {
-	switch a.backend {
-	case IPTables, IPSet:
-		return a.applyIPTables(ctx, s)
-	case NFTables:
-		return a.applyNFT(ctx, s)
+	unlock, err := a.lock(ctx, true)
+	if err != nil {
+		return err
 	}
-	return errBackend(a.backend)
+	defer unlock()
+	nd, script, err := a.prepare(ctx, &s)
+	if err != nil {
+		return err
+	}
+	if a.backend == NFTables {
+		return a.applyNFT(ctx, nd, s, script)
+	}
+	return a.applyIPTables(ctx, nd, s, script)
 }
 
-// families are the iptables tools per address family.
-var families = []struct {
-	fam           int
-	save, restore string
-}{
-	{4, "iptables-save", "iptables-restore"},
-	{6, "ip6tables-save", "ip6tables-restore"},
+// Check is a dry run of [Applier.Apply] against the node: it takes the lock
+// (shared), inspects the node as Apply does (iptables flavour, guarded
+// interfaces, eBPF programs, the prefix limit) and has the tools check the
+// text Apply would load (iptables-restore --test, nft -c), and changes
+// nothing. nil means Apply would get as far as loading the rules. With
+// [IPSet], rules matching a set that does not exist yet are checked without
+// their set match: the ipset tool has no dry run, and the kernel needs the
+// set to exist before a rule can name it.
+func (a *Applier) Check(ctx context.Context, s Spec) error {
+	unlock, err := a.lock(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	nd, script, err := a.prepare(ctx, &s)
+	if err != nil {
+		return err
+	}
+	if a.backend == NFTables {
+		if _, err := a.exec(ctx, script.NFT, "nft", "-c", "-f", "-"); err != nil {
+			return fmt.Errorf("firewall: check: %w", err)
+		}
+		return nil
+	}
+	before, err := a.saveIPTables(ctx, nd)
+	if err != nil {
+		return err
+	}
+	for i := range 2 {
+		text := withJumps([2]string{script.IPv4, script.IPv6}[i], before.saved[i])
+		if a.backend == IPSet {
+			text = withoutMissingSets(text, before.sets)
+		}
+		if _, err := a.exec(ctx, text, nd.xt.restore[i], "--test", "--noflush"); err != nil {
+			return fmt.Errorf("firewall: check: %w", err)
+		}
+	}
+	return nil
+}
+
+// withoutMissingSets drops "-m set --match-set NAME src" from the rules of
+// text whose set is not among have.
+func withoutMissingSets(text string, have ipsets) string {
+	var b strings.Builder
+	for line := range strings.Lines(text) {
+		f := strings.Fields(line)
+		for i := 0; i+4 < len(f); i++ {
+			if f[i] == "-m" && f[i+1] == "set" && f[i+2] == "--match-set" {
+				if _, ok := have[f[i+3]]; !ok {
+					line = strings.Replace(line, " -m set --match-set "+f[i+3]+" "+f[i+4], "", 1)
+				}
+			}
+		}
+		b.WriteString(line)
+	}
+	return b.String()
 }
 
 // ipState is what Apply saves before changing anything.
@@ -96,17 +257,17 @@ type ipState struct {
 	sets  ipsets    // ours only; nil without the ipset backend
 }
 
-func (a *Applier) saveIPTables(ctx context.Context) (ipState, error) {
+func (a *Applier) saveIPTables(ctx context.Context, nd node) (ipState, error) {
 	var st ipState
-	for i, f := range families {
-		out, err := a.run(ctx, "", f.save)
+	for i, tool := range nd.xt.save {
+		out, err := a.exec(ctx, "", tool)
 		if err != nil {
 			return st, fmt.Errorf("firewall: save: %w", err)
 		}
 		st.saved[i] = out
 	}
 	if a.backend == IPSet {
-		out, err := a.run(ctx, "", "ipset", "save")
+		out, err := a.exec(ctx, "", "ipset", "save")
 		if err != nil {
 			return st, fmt.Errorf("firewall: save: %w", err)
 		}
@@ -115,45 +276,41 @@ func (a *Applier) saveIPTables(ctx context.Context) (ipState, error) {
 	return st, nil
 }
 
-func (a *Applier) applyIPTables(ctx context.Context, s Spec) error {
-	before, err := a.saveIPTables(ctx)
-	if err != nil {
-		return err
-	}
-	script, err := s.Render(a.backend)
+func (a *Applier) applyIPTables(ctx context.Context, nd node, s Spec, script Script) error {
+	before, err := a.saveIPTables(ctx, nd)
 	if err != nil {
 		return err
 	}
 	text := [2]string{withJumps(script.IPv4, before.saved[0]), withJumps(script.IPv6, before.saved[1])}
-	fail := func(step string, err error) error { return a.undoIPTables(ctx, before, step, err) }
+	fail := func(step string, err error) error { return a.undoIPTables(ctx, nd, before, step, err) }
 	if a.backend == IPSet {
 		// No dry run exists for ipset; its sets must exist before
 		// iptables-restore --test can check rules that match them.
-		if _, err := a.run(ctx, script.IPSet, "ipset", "restore"); err != nil {
+		if _, err := a.exec(ctx, script.IPSet, "ipset", "restore"); err != nil {
 			return fail("load sets", err)
 		}
 	}
-	for i, f := range families {
-		if _, err := a.run(ctx, text[i], f.restore, "--test", "--noflush"); err != nil {
+	for i, tool := range nd.xt.restore {
+		if _, err := a.exec(ctx, text[i], tool, "--test", "--noflush"); err != nil {
 			return fail("check", err)
 		}
 	}
-	for i, f := range families {
-		if _, err := a.run(ctx, text[i], f.restore, "--noflush"); err != nil {
+	for i, tool := range nd.xt.restore {
+		if _, err := a.exec(ctx, text[i], tool, "--noflush"); err != nil {
 			return fail("apply", err)
 		}
 	}
-	after, err := a.saveIPTables(ctx)
+	after, err := a.saveIPTables(ctx, nd)
 	if err != nil {
 		return fail("verify", err)
 	}
-	for i, f := range families {
+	for i, tool := range nd.xt.save {
 		if err := verifyIPTables(text[i], after.saved[i]); err != nil {
-			return fail("verify", fmt.Errorf("%s: %w", f.save, err))
+			return fail("verify", fmt.Errorf("%s: %w", tool, err))
 		}
 	}
+	n := nd.n
 	if a.backend == IPSet {
-		n := normalize(s)
 		want := map[string]bool{}
 		for _, set := range s.Sets {
 			for _, fam := range []int{4, 6} {
@@ -173,19 +330,24 @@ func (a *Applier) applyIPTables(ctx context.Context, s Spec) error {
 			}
 		}
 		if stale.Len() > 0 {
-			if _, err := a.run(ctx, stale.String(), "ipset", "restore"); err != nil {
+			if _, err := a.exec(ctx, stale.String(), "ipset", "restore"); err != nil {
 				return fail("destroy stale sets", err)
 			}
 		}
+	}
+	if err := a.dropStaleFlows(ctx, nd, n); err != nil {
+		return fail("drop stale flows", err)
 	}
 	return nil
 }
 
 // undoIPTables reports that step failed with err, after putting back what
 // before saved (see rollbackIPTables).
-func (a *Applier) undoIPTables(ctx context.Context, before ipState, step string, err error) error {
+func (a *Applier) undoIPTables(ctx context.Context, nd node, before ipState, step string, err error) error {
 	err = fmt.Errorf("firewall: %s: %w", step, err)
-	if rb := a.rollbackIPTables(ctx, before); rb != nil {
+	rctx, cancel := undoContext(ctx)
+	defer cancel()
+	if rb := a.rollbackIPTables(rctx, nd, before); rb != nil {
 		return errors.Join(err, fmt.Errorf("firewall: %w: %w", ErrRollback, rb))
 	}
 	return err
@@ -202,6 +364,7 @@ type ownLines struct {
 	// position; builtin is the number of rules in that built-in chain.
 	entries map[hook][]entry
 	builtin map[hook]int
+	policy  map[hook]string // the built-in chain's policy, "ACCEPT", "DROP"
 }
 
 // entry is one rule of a built-in chain that enters our chains: its
@@ -214,7 +377,7 @@ type entry struct {
 func parseOwn(saved string) ownLines {
 	o := ownLines{
 		chains: map[string][]string{}, rules: map[string][]string{}, jumps: map[hook]int{},
-		entries: map[hook][]entry{}, builtin: map[hook]int{},
+		entries: map[hook][]entry{}, builtin: map[hook]int{}, policy: map[hook]string{},
 	}
 	for _, h := range hooks {
 		o.jumps[h] = countJumps(saved, h)
@@ -228,6 +391,13 @@ func parseOwn(saved string) ownLines {
 		case strings.HasPrefix(line, ":"+chainPrefix):
 			name, _, _ := strings.Cut(line[1:], " ")
 			o.chains[table] = append(o.chains[table], name)
+		case strings.HasPrefix(line, ":"):
+			f := strings.Fields(line[1:])
+			for _, h := range hooks {
+				if len(f) > 1 && table == h.table && f[0] == h.builtin {
+					o.policy[h] = f[1]
+				}
+			}
 		case strings.HasPrefix(line, "-A "+chainPrefix):
 			o.rules[table] = append(o.rules[table], line)
 		default:
@@ -284,8 +454,8 @@ func verifyIPTables(input, saved string) error {
 		}
 	}
 	var errs []error
-	for _, chains := range ownChains {
-		for _, c := range chains {
+	for _, table := range ownTables() {
+		for _, c := range ownChains[table] {
 			if count[c] != want[c] {
 				errs = append(errs, fmt.Errorf("chain %s holds %d rules, want %d", c, count[c], want[c]))
 			}
@@ -304,29 +474,29 @@ func verifyIPTables(input, saved string) error {
 // have changed their own rules meanwhile). The order matters: the old sets
 // must exist before the old rules that match them are restored, and the new
 // sets can only be destroyed once no rule refers to them.
-func (a *Applier) rollbackIPTables(ctx context.Context, before ipState) error {
+func (a *Applier) rollbackIPTables(ctx context.Context, nd node, before ipState) error {
 	var errs []error
 	var now ipsets
 	if a.backend == IPSet {
-		out, err := a.run(ctx, "", "ipset", "save")
+		out, err := a.exec(ctx, "", "ipset", "save")
 		if err != nil {
 			return err
 		}
 		now = parseIPSets(out)
 		if text := refillIPSets(before.sets); text != "" {
-			if _, err := a.run(ctx, text, "ipset", "restore"); err != nil {
+			if _, err := a.exec(ctx, text, "ipset", "restore"); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
-	for i, f := range families {
-		saved, err := a.run(ctx, "", f.save)
+	for i := range 2 {
+		saved, err := a.exec(ctx, "", nd.xt.save[i])
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		if text := rollbackScript(before.saved[i], saved); text != "" {
-			if _, err := a.run(ctx, text, f.restore, "--noflush"); err != nil {
+			if _, err := a.exec(ctx, text, nd.xt.restore[i], "--noflush"); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -339,7 +509,7 @@ func (a *Applier) rollbackIPTables(ctx context.Context, before ipState) error {
 			}
 		}
 		if b.Len() > 0 {
-			if _, err := a.run(ctx, b.String(), "ipset", "restore"); err != nil {
+			if _, err := a.exec(ctx, b.String(), "ipset", "restore"); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -352,7 +522,7 @@ func (a *Applier) rollbackIPTables(ctx context.Context, before ipState) error {
 func rollbackScript(before, now string) string {
 	b, n := parseOwn(before), parseOwn(now)
 	var out strings.Builder
-	for _, table := range []string{"mangle", "filter"} {
+	for _, table := range ownTables() {
 		var body strings.Builder
 		chains := slices.Concat(b.chains[table], n.chains[table])
 		slices.Sort(chains)
@@ -439,42 +609,41 @@ func refillIPSets(before ipsets) string {
 	return b.String()
 }
 
-func (a *Applier) applyNFT(ctx context.Context, s Spec) error {
-	script, err := s.Render(NFTables)
-	if err != nil {
-		return err
-	}
+func (a *Applier) applyNFT(ctx context.Context, nd node, s Spec, script Script) error {
 	before, _, err := a.saveNFT(ctx)
 	if err != nil {
 		return err
 	}
 	fail := func(step string, err error) error { return a.undoNFT(ctx, before, step, err) }
-	if _, err := a.run(ctx, script.NFT, "nft", "-c", "-f", "-"); err != nil {
+	if _, err := a.exec(ctx, script.NFT, "nft", "-c", "-f", "-"); err != nil {
 		return fmt.Errorf("firewall: check: %w", err) // nothing changed yet
 	}
-	if _, err := a.run(ctx, script.NFT, "nft", "-f", "-"); err != nil {
+	if _, err := a.exec(ctx, script.NFT, "nft", "-f", "-"); err != nil {
 		return fail("apply", err)
 	}
-	after, err := a.run(ctx, "", "nft", "list", "table", "inet", nftTable)
+	after, err := a.exec(ctx, "", "nft", "list", "table", "inet", nftTable)
 	if err != nil {
 		return fail("verify", err)
 	}
 	if got, want := nftShape(after), nftShape(script.NFT); !maps.Equal(got, want) {
 		return fail("verify", fmt.Errorf("table inet %s has rules per chain %v, want %v", nftTable, got, want))
 	}
+	if err := a.dropStaleFlows(ctx, nd, nd.n); err != nil {
+		return fail("drop stale flows", err)
+	}
 	return nil
 }
 
 // saveNFT returns our table as nft lists it, and whether it exists.
 func (a *Applier) saveNFT(ctx context.Context) (before string, exists bool, err error) {
-	tables, err := a.run(ctx, "", "nft", "list", "tables")
+	tables, err := a.exec(ctx, "", "nft", "list", "tables")
 	if err != nil {
 		return "", false, fmt.Errorf("firewall: save: %w", err)
 	}
 	if !hasLine(tables, "table inet "+nftTable) {
 		return "", false, nil
 	}
-	if before, err = a.run(ctx, "", "nft", "list", "table", "inet", nftTable); err != nil {
+	if before, err = a.exec(ctx, "", "nft", "list", "table", "inet", nftTable); err != nil {
 		return "", true, fmt.Errorf("firewall: save: %w", err)
 	}
 	return before, true, nil
@@ -484,8 +653,10 @@ func (a *Applier) saveNFT(ctx context.Context) (before string, exists bool, err 
 // as saveNFT saw it (before is "" if there was none), in one transaction.
 func (a *Applier) undoNFT(ctx context.Context, before, step string, err error) error {
 	err = fmt.Errorf("firewall: %s: %w", step, err)
+	rctx, cancel := undoContext(ctx)
+	defer cancel()
 	restore := "table inet " + nftTable + "\ndelete table inet " + nftTable + "\n" + before
-	if _, rb := a.run(ctx, restore, "nft", "-f", "-"); rb != nil {
+	if _, rb := a.exec(rctx, restore, "nft", "-f", "-"); rb != nil {
 		return errors.Join(err, fmt.Errorf("firewall: %w: %w", ErrRollback, rb))
 	}
 	return err
@@ -521,4 +692,16 @@ func nftShape(text string) map[string]int {
 		}
 	}
 	return shape
+}
+
+// ownTables lists the tables that hold chains of ours, in the order restore
+// input names them.
+func ownTables() []string {
+	var out []string
+	for _, t := range []string{"raw", "mangle", "nat", "filter", "security"} {
+		if len(ownChains[t]) > 0 {
+			out = append(out, t)
+		}
+	}
+	return out
 }

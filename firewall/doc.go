@@ -144,13 +144,28 @@
 // periodically (every few minutes, and whenever the ranges change):
 //
 //   - hostNetwork: true, so the rules land in the node's network namespace;
-//   - securityContext.capabilities.add: [NET_ADMIN] (NET_RAW is not
-//     needed), and tolerations so it runs on every node;
-//   - the image must carry the same iptables flavour as the node (nf_tables
-//     or legacy, as kube-proxy does with its iptables wrapper) and mount the
-//     host's /run/xtables.lock so that iptables calls serialise with
-//     kube-proxy's;
-//   - apply only one Spec per node at a time.
+//   - securityContext.capabilities.add: [NET_ADMIN], and NET_RAW too where
+//     the node may use iptables-legacy (legacy iptables-save and
+//     iptables-restore open a raw socket; iptables-nft, nft, ipset and
+//     conntrack need only NET_ADMIN), and tolerations so it runs on every
+//     node;
+//   - the image carries iptables with both flavours (iptables-legacy-* and
+//     iptables-nft-*), ipset or nft, iproute2 (ip, tc) and conntrack; the
+//     Applier picks the node's flavour as kube-proxy does
+//     ([IPTablesMode]);
+//   - mount the host's /run (hostPath): the Applier locks
+//     [DefaultLockFile] so that two Appliers on one node (a rollout with
+//     maxSurge, a manual run) never interleave, and iptables locks
+//     /run/xtables.lock so that its calls serialise with kube-proxy's.
+//
+// Apply refuses a Spec whose interfaces the node does not have, and warns
+// (or, [WithFailOnBPF], refuses) when an eBPF program (XDP, tc) sits on a
+// guarded interface: Cilium and Calico's eBPF data plane handle NodePorts
+// before netfilter, so these rules never see that traffic. After loading
+// the rules it deletes the conntrack entries of flows they would not admit,
+// so that nothing opened before the Apply keeps flowing past them.
+// [Applier.Check] does all the looking and checking without changing
+// anything.
 //
 // Re-applying the same Spec changes nothing: iptables-save and nft list
 // ruleset read the same before and after, and the ipsets hold the same

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/originguard/originguard/firewall"
@@ -225,27 +227,69 @@ func ExampleSpec_Render_ipset() {
 	// -A ORIGINGUARD-LOCAL -p tcp -m tcp --dport 22 -m set --match-set og-admin-v4 src -m comment --comment "SSH" -j RETURN
 }
 
+// exampleLock is the lock file of the examples; a node's Appliers lock
+// firewall.DefaultLockFile unless told otherwise.
+var exampleLock = firewall.WithLockFile(filepath.Join(os.TempDir(), "originguard-example.lock"))
+
 // Apply runs the real tools through a Runner. This one only prints the
-// commands, as a dry run; the default, Exec, runs them on the node.
+// commands, as a dry run, and answers like a node with one interface,
+// eth0, and no flows; the default, Exec, runs them on the node. Apply looks
+// at the node first (the guarded interface exists, no eBPF program on it),
+// then loads, reads back and verifies the rules, then clears the
+// connection-tracking entries of flows the new rules would refuse.
 func ExampleApplier_Apply() {
 	var last string // the script nft -f was given
 	dryRun := func(_ context.Context, stdin, name string, args ...string) (string, error) {
-		fmt.Println(name, strings.Join(args, " "))
-		if name == "nft" && len(args) > 0 && args[0] == "list" && len(args) == 4 {
+		cmd := name + " " + strings.Join(args, " ")
+		fmt.Println(cmd)
+		switch {
+		case cmd == "ip -d -o link show":
+			return "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536\n2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500\n", nil
+		case cmd == "nft list table inet originguard":
 			// what nft list table prints after the apply
 			_, table, _ := strings.Cut(last, "\n\n")
 			return table, nil
-		}
-		if name == "nft" && strings.Contains(strings.Join(args, " "), "-f -") {
+		case cmd == "nft -f -":
 			last = stdin
 		}
 		return "", nil
 	}
-	spec := firewall.Node{Interfaces: []string{"eth0"}, Edge: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}}.Spec()
-	a := firewall.NewApplier(firewall.NFTables, firewall.WithRunner(dryRun))
+	spec := firewall.Node{
+		Interfaces: []string{"eth0"},
+		Cluster:    []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")},
+		Edge:       []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")},
+	}.Spec()
+	a := firewall.NewApplier(firewall.NFTables, firewall.WithRunner(dryRun), exampleLock)
 	fmt.Println("error:", a.Apply(context.Background(), spec))
 	// Output:
-	// error: firewall: no Local rule accepts anything from anyone: SSH, the kubelet and the API server would be closed to everyone (give the sets prefixes, or set AllowLockout)
+	// ip -d -o link show
+	// tc filter show dev eth0 ingress
+	// bpftool net show
+	// nft list tables
+	// nft -c -f -
+	// nft -f -
+	// nft list table inet originguard
+	// ip -o addr show
+	// conntrack -L -f ipv4
+	// conntrack -L -f ipv6
+	// error: <nil>
+}
+
+// Check is a dry run against the node: it inspects the node and has the
+// tools check the text, and changes nothing. Here the Spec guards an
+// interface the node does not have, which would protect nothing.
+func ExampleApplier_Check() {
+	node := func(_ context.Context, stdin, name string, args ...string) (string, error) {
+		if name == "ip" {
+			return "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536\n2: ens3: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500\n", nil
+		}
+		return "", nil
+	}
+	spec := firewall.Node{Interfaces: []string{"eth0"}, Cluster: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")}}.Spec()
+	a := firewall.NewApplier(firewall.NFTables, firewall.WithRunner(node), exampleLock)
+	fmt.Println(a.Check(context.Background(), spec))
+	// Output:
+	// firewall: interface "eth0" not found on the node (it has lo, ens3): the rules would guard nothing
 }
 
 // Exec is the Runner that runs programs on the node itself.
@@ -266,6 +310,12 @@ func ExampleApplier_Apply_rollback() {
 	applied := false
 	flaky := func(_ context.Context, stdin, name string, args ...string) (string, error) {
 		cmd := name + " " + strings.Join(args, " ")
+		switch {
+		case name == "ip":
+			return "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500\n", nil
+		case name != "nft":
+			return "", nil
+		}
 		fmt.Println(cmd)
 		if cmd == "nft -f -" && !applied {
 			applied = true
@@ -274,7 +324,7 @@ func ExampleApplier_Apply_rollback() {
 		return "", nil // an empty node: no table of ours yet
 	}
 	spec := firewall.Node{Interfaces: []string{"eth0"}}.Spec()
-	err := firewall.NewApplier(firewall.NFTables, firewall.WithRunner(flaky)).Apply(context.Background(), spec)
+	err := firewall.NewApplier(firewall.NFTables, firewall.WithRunner(flaky), exampleLock).Apply(context.Background(), spec)
 	fmt.Println("error:", err)
 	fmt.Println("rollback failed:", errors.Is(err, firewall.ErrRollback))
 	// Output:
@@ -284,7 +334,8 @@ func ExampleApplier_Apply_rollback() {
 
 // Remove takes the firewall off the node. This Runner fakes a node where
 // the iptables backend runs next to kube-proxy (IPv4 only, filter table
-// only, for brevity) and prints the commands and what Remove feeds
+// only, for brevity), with iptables-nft (stated, so the Applier does not
+// detect it), and prints the commands and what Remove feeds
 // iptables-restore: our jump and chains go, in one transaction; KUBE-*
 // stays. A second Remove finds nothing and only looks.
 func ExampleApplier_Remove() {
@@ -303,9 +354,9 @@ COMMIT
 	fake := func(_ context.Context, stdin, name string, args ...string) (string, error) {
 		fmt.Println("$", strings.Join(append([]string{name}, args...), " "))
 		switch {
-		case name == "iptables-save":
+		case name == "iptables-nft-save":
 			return node, nil
-		case name == "iptables-restore" && args[0] == "--noflush":
+		case name == "iptables-nft-restore" && args[0] == "--noflush":
 			fmt.Print(stdin)
 			var left strings.Builder
 			for line := range strings.Lines(node) {
@@ -317,15 +368,15 @@ COMMIT
 		}
 		return "", nil
 	}
-	a := firewall.NewApplier(firewall.IPTables, firewall.WithRunner(fake))
+	a := firewall.NewApplier(firewall.IPTables, firewall.WithRunner(fake), firewall.WithIPTablesMode(firewall.IPTablesNFT), exampleLock)
 	fmt.Println("error:", a.Remove(context.Background()))
 	fmt.Println("error:", a.Remove(context.Background()))
 	fmt.Print(node)
 	// Output:
-	// $ iptables-save
-	// $ ip6tables-save
-	// $ iptables-restore --test --noflush
-	// $ iptables-restore --noflush
+	// $ iptables-nft-save
+	// $ ip6tables-nft-save
+	// $ iptables-nft-restore --test --noflush
+	// $ iptables-nft-restore --noflush
 	// *filter
 	// :ORIGINGUARD-INPUT - [0:0]
 	// :ORIGINGUARD-LOCAL - [0:0]
@@ -333,11 +384,11 @@ COMMIT
 	// -X ORIGINGUARD-INPUT
 	// -X ORIGINGUARD-LOCAL
 	// COMMIT
-	// $ iptables-save
-	// $ ip6tables-save
+	// $ iptables-nft-save
+	// $ ip6tables-nft-save
 	// error: <nil>
-	// $ iptables-save
-	// $ ip6tables-save
+	// $ iptables-nft-save
+	// $ ip6tables-nft-save
 	// error: <nil>
 	// *filter
 	// :INPUT ACCEPT [0:0]

@@ -68,9 +68,16 @@ func TestWithJumps(t *testing.T) {
 		if want := [4]int{tc.wantD, tc.wantI, tc.wantPD, tc.wantP}; got != want {
 			t.Errorf("%s: -D/-I INPUT, -D/-I PREROUTING = %v, want %v", tc.name, got, want)
 		}
-		// IPv6 saw nothing: a first apply there.
-		if !strings.Contains(script.IPv6, "-I INPUT 1 -j ORIGINGUARD-INPUT\n") {
-			t.Errorf("%s: IPv6 input lacks the jump", tc.name)
+		// IPv6 saw nothing: a first apply there, one jump per hook, each
+		// in its table after our chains are declared.
+		for _, want := range []string{
+			"*mangle\n:ORIGINGUARD-PREROUTING - [0:0]\n:ORIGINGUARD-PREDNAT - [0:0]\n:ORIGINGUARD-MARK - [0:0]\n:ORIGINGUARD-FORWARD - [0:0]\n" +
+				"-I PREROUTING 1 -j ORIGINGUARD-PREROUTING\n-I FORWARD 1 -j ORIGINGUARD-FORWARD\n",
+			"*filter\n:ORIGINGUARD-INPUT - [0:0]\n:ORIGINGUARD-LOCAL - [0:0]\n-I INPUT 1 -j ORIGINGUARD-INPUT\n",
+		} {
+			if !strings.Contains(script.IPv6, want) {
+				t.Errorf("%s: IPv6 input lacks\n%s\nin\n%s", tc.name, want, script.IPv6)
+			}
 		}
 	}
 }

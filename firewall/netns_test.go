@@ -4,9 +4,9 @@ package firewall_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -35,6 +35,14 @@ import (
 type bed struct {
 	node, edge, cluster, stranger, pod *netns.Namespace
 	ifs                                []string // the node's ends of the peers' veths
+	lock                               string   // the node's lock file
+}
+
+// applier is an Applier for the bed's node: its tools run in the node's
+// namespace (through run, x.runner() or a wrapper of it), and it locks the
+// node's own lock file.
+func (x *bed) applier(b firewall.Backend, run firewall.Runner, opts ...firewall.Option) *firewall.Applier {
+	return firewall.NewApplier(b, append([]firewall.Option{firewall.WithRunner(run), firewall.WithLockFile(x.lock)}, opts...)...)
 }
 
 const nodePort = 30080
@@ -49,7 +57,7 @@ var (
 
 func newBed(t *testing.T, b firewall.Backend) *bed {
 	t.Helper()
-	needs := []testenv.Need{testenv.NeedRoot, testenv.NeedIPRoute, testenv.NeedIPTables, testenv.NeedIP6Tables}
+	needs := []testenv.Need{testenv.NeedRoot, testenv.NeedIPRoute, testenv.NeedIPTables, testenv.NeedIP6Tables, testenv.NeedConntrack}
 	switch b {
 	case firewall.IPSet:
 		needs = append(needs, testenv.NeedIPSet)
@@ -63,6 +71,7 @@ func newBed(t *testing.T, b firewall.Backend) *bed {
 		cluster:  netns.New(t, "cluster"),
 		stranger: netns.New(t, "stranger"),
 		pod:      netns.New(t, "pod"),
+		lock:     filepath.Join(t.TempDir(), "originguard.lock"),
 	}
 	for _, l := range []struct {
 		peer        *netns.Namespace
@@ -287,7 +296,7 @@ func TestApplyInNamespaces(t *testing.T) {
 			x.check(t, false) // the bed works, and without the firewall the stranger gets in
 			foreign := x.foreign(t, b)
 
-			a := firewall.NewApplier(b, firewall.WithRunner(x.runner()))
+			a := x.applier(b, x.runner())
 			if err := a.Apply(ctx, x.spec()); err != nil {
 				t.Fatal(err)
 			}
@@ -316,10 +325,9 @@ func TestApplyInNamespaces(t *testing.T) {
 	}
 }
 
-// TestApplyRollsBack breaks an apply at every command it runs, once before
-// the command runs and once after it ran (a tool that did its work and then
-// failed), and checks each time that the node's rules are exactly those of
-// the previous apply.
+// TestApplyRollsBack breaks an apply at every command it runs, in every
+// way breakEveryStep knows (a failing tool, a caller cancelling), and checks
+// each time that the node's rules are exactly those of the previous apply.
 func TestApplyRollsBack(t *testing.T) {
 	for _, b := range firewall.Backends() {
 		t.Run(string(b), func(t *testing.T) {
@@ -330,58 +338,20 @@ func TestApplyRollsBack(t *testing.T) {
 			first := x.spec()
 			first.Sets = append(first.Sets, firewall.Set{Name: "old", Prefixes: []netip.Prefix{mp("203.0.113.0/24")}})
 			first.Rules = append(first.Rules, firewall.Rule{Comment: "old", Protocol: firewall.TCP, Ports: firewall.Port(8080), From: "old", Verdict: firewall.Accept})
-			if err := firewall.NewApplier(b, firewall.WithRunner(x.runner())).Apply(ctx, first); err != nil {
-				t.Fatal(err)
-			}
-			want := x.state(t, b)
 			// A different rule set: another edge, more rules.
 			next := x.spec(mp("192.0.2.0/28"), mp("192.0.2.32/28"), mp("2001:db8:1::/80"))
 			next.Rules = append(next.Rules, firewall.Rule{Comment: "extra", Protocol: firewall.TCP, Ports: firewall.Port(8443), From: "edge", Verdict: firewall.Accept})
-
-			for _, after := range []bool{false, true} {
-				for i := 0; ; i++ {
-					calls, failed := 0, false
-					run := x.runner()
-					broken := func(ctx context.Context, stdin, name string, args ...string) (string, error) {
-						calls++
-						if calls-1 != i || failed {
-							return run(ctx, stdin, name, args...)
-						}
-						failed = true
-						if after {
-							out, err := run(ctx, stdin, name, args...)
-							return out, errors.Join(err, fmt.Errorf("injected failure after %s", name))
-						}
-						return "", fmt.Errorf("injected failure before %s", name)
-					}
-					err := firewall.NewApplier(b, firewall.WithRunner(broken)).Apply(ctx, next)
-					if !failed {
-						if err != nil {
-							t.Fatalf("apply without injected failure: %v", err)
-						}
-						if i < 4 {
-							t.Fatalf("apply ran only %d commands", i)
-						}
-						break
-					}
-					if err == nil {
-						t.Fatalf("failure injected at command %d (after=%v) went unreported", i, after)
-					}
-					if errors.Is(err, firewall.ErrRollback) {
-						t.Fatalf("command %d (after=%v): rollback failed: %v", i, after, err)
-					}
-					if diff := cmp.Diff(want, x.state(t, b)); diff != "" {
-						t.Fatalf("failure at command %d (after=%v, %v) left changed rules (-before +after):\n%s", i, after, err, diff)
-					}
-				}
-				// The last loop applied next for real; put the first spec back.
-				if err := firewall.NewApplier(b, firewall.WithRunner(x.runner())).Apply(ctx, first); err != nil {
+			apply := func(s firewall.Spec) string {
+				t.Helper()
+				if err := x.applier(b, x.runner()).Apply(ctx, s); err != nil {
 					t.Fatal(err)
 				}
-				if diff := cmp.Diff(want, x.state(t, b)); diff != "" {
-					t.Fatalf("re-applying the first spec (-first +again):\n%s", diff)
-				}
+				return x.state(t, b)
 			}
+			after := apply(next)
+			before := apply(first)
+			x.breakEveryStep(t, b, func(ctx context.Context, a *firewall.Applier) error { return a.Apply(ctx, next) },
+				func() { apply(first) }, before, after)
 			x.check(t, true)
 		})
 	}
@@ -395,8 +365,11 @@ func TestGoldenSpecsLoad(t *testing.T) {
 		for _, b := range firewall.Backends() {
 			t.Run(name+"/"+string(b), func(t *testing.T) {
 				x := newBed(t, b)
+				// The interfaces the golden specs guard (the kernel here
+				// has no dummy driver; a veth pair's two ends will do).
+				x.node.MustRun(t, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "ens3")
 				run := x.runner()
-				if err := firewall.NewApplier(b, firewall.WithRunner(run)).Apply(context.Background(), spec); err != nil {
+				if err := x.applier(b, run).Apply(context.Background(), spec); err != nil {
 					t.Fatal(err)
 				}
 				var out string
@@ -417,7 +390,7 @@ func TestGoldenSpecsLoad(t *testing.T) {
 // ipset behind, while the sets still in use keep their entries.
 func TestApplyDropsStaleSets(t *testing.T) {
 	x := newBed(t, firewall.IPSet)
-	a := firewall.NewApplier(firewall.IPSet, firewall.WithRunner(x.runner()))
+	a := x.applier(firewall.IPSet, x.runner())
 	withOld := x.spec()
 	withOld.Sets = append(withOld.Sets, firewall.Set{Name: "old", Prefixes: []netip.Prefix{mp("203.0.113.0/24")}})
 	withOld.Rules = append(withOld.Rules, firewall.Rule{Comment: "old", Protocol: firewall.TCP, Ports: firewall.Port(8080), From: "old", Verdict: firewall.Accept})

@@ -39,7 +39,7 @@ func (x *bed) preset() firewall.Node {
 
 func (x *bed) apply(t *testing.T, b firewall.Backend, spec firewall.Spec) {
 	t.Helper()
-	if err := firewall.NewApplier(b, firewall.WithRunner(x.runner())).Apply(context.Background(), spec); err != nil {
+	if err := x.applier(b, x.runner()).Apply(context.Background(), spec); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -4,8 +4,6 @@ package firewall_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -85,7 +83,7 @@ func (x *bed) noneOfOurs(t *testing.T, b firewall.Backend) {
 }
 
 // readOnly are the only commands a Remove with nothing to remove may run.
-var readOnly = []string{"iptables-save", "ip6tables-save", "ipset save", "nft list tables"}
+var readOnly = []string{"iptables-nft-save", "ip6tables-nft-save", "iptables-nft-save -t mangle", "ip6tables-nft-save -t mangle", "iptables-legacy-save", "ip6tables-legacy-save", "ipset save", "nft list tables"}
 
 func TestRemoveInNamespaces(t *testing.T) {
 	for _, b := range firewall.Backends() {
@@ -96,7 +94,7 @@ func TestRemoveInNamespaces(t *testing.T) {
 			}
 			ctx := context.Background()
 			pristine := x.everything(t, b)
-			a := firewall.NewApplier(b, firewall.WithRunner(x.runner()))
+			a := x.applier(b, x.runner())
 			if err := a.Apply(ctx, x.spec()); err != nil {
 				t.Fatal(err)
 			}
@@ -122,7 +120,7 @@ func TestRemoveInNamespaces(t *testing.T) {
 				ran = append(ran, strings.Join(append([]string{name}, args...), " "))
 				return run(ctx, stdin, name, args...)
 			}
-			if err := firewall.NewApplier(b, firewall.WithRunner(record)).Remove(ctx); err != nil {
+			if err := x.applier(b, record).Remove(ctx); err != nil {
 				t.Fatalf("second remove: %v", err)
 			}
 			if len(ran) == 0 {
@@ -156,7 +154,7 @@ func TestSwitchBackends(t *testing.T) {
 	testenv.Require(t, testenv.NeedIPSet)
 	ctx := context.Background()
 	applier := func(b firewall.Backend) *firewall.Applier {
-		return firewall.NewApplier(b, firewall.WithRunner(x.runner()))
+		return x.applier(b, x.runner())
 	}
 	if err := applier(firewall.IPTables).Apply(ctx, x.spec()); err != nil {
 		t.Fatal(err)
@@ -190,66 +188,28 @@ func TestSwitchBackends(t *testing.T) {
 	x.check(t, true)
 }
 
-// TestRemoveRollsBack breaks a Remove at every command it runs, before
-// and after the command ran, and checks each time that the node's rules
-// are exactly as they were, stray jumps and all, at their positions.
+// TestRemoveRollsBack breaks a Remove at every command it runs, in every
+// way breakEveryStep knows, and checks each time that the node's rules are
+// exactly as they were, stray jumps and all, at their positions.
 func TestRemoveRollsBack(t *testing.T) {
 	for _, b := range firewall.Backends() {
 		t.Run(string(b), func(t *testing.T) {
 			x := newBed(t, b)
 			ctx := context.Background()
-			install := func() string {
+			pristine := x.state(t, b)
+			install := func() {
 				t.Helper()
-				if err := firewall.NewApplier(b, firewall.WithRunner(x.runner())).Apply(ctx, x.spec()); err != nil {
+				if err := x.applier(b, x.runner()).Apply(ctx, x.spec()); err != nil {
 					t.Fatal(err)
 				}
 				if b != firewall.NFTables {
 					x.strayJumps(t)
 				}
-				return x.state(t, b)
 			}
-			want := install()
-			for _, after := range []bool{false, true} {
-				for i := 0; ; i++ {
-					calls, failed := 0, false
-					run := x.runner()
-					broken := func(ctx context.Context, stdin, name string, args ...string) (string, error) {
-						calls++
-						if calls-1 != i || failed {
-							return run(ctx, stdin, name, args...)
-						}
-						failed = true
-						if after {
-							out, err := run(ctx, stdin, name, args...)
-							return out, errors.Join(err, fmt.Errorf("injected failure after %s", name))
-						}
-						return "", fmt.Errorf("injected failure before %s", name)
-					}
-					err := firewall.NewApplier(b, firewall.WithRunner(broken)).Remove(ctx)
-					if !failed {
-						if err != nil {
-							t.Fatalf("remove without injected failure: %v", err)
-						}
-						if i < 4 {
-							t.Fatalf("remove ran only %d commands", i)
-						}
-						x.noneOfOurs(t, b)
-						break
-					}
-					if err == nil {
-						t.Fatalf("failure injected at command %d (after=%v) went unreported", i, after)
-					}
-					if errors.Is(err, firewall.ErrRollback) {
-						t.Fatalf("command %d (after=%v): rollback failed: %v", i, after, err)
-					}
-					if diff := cmp.Diff(want, x.state(t, b)); diff != "" {
-						t.Fatalf("failure at command %d (after=%v, %v) left changed rules (-before +after):\n%s", i, after, err, diff)
-					}
-				}
-				if diff := cmp.Diff(want, install()); diff != "" {
-					t.Fatalf("reinstalling (-first +again):\n%s", diff)
-				}
-			}
+			install()
+			installed := x.state(t, b)
+			x.breakEveryStep(t, b, func(ctx context.Context, a *firewall.Applier) error { return a.Remove(ctx) },
+				install, installed, pristine)
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -23,7 +24,7 @@ import (
 // /0 in a set (which ipset's hash:net refuses) all passed Validate and
 // failed in the tools.
 func TestValidateTellsTheTruth(t *testing.T) {
-	testenv.Require(t, testenv.NeedRoot, testenv.NeedIPRoute, testenv.NeedIPTables, testenv.NeedIP6Tables, testenv.NeedIPSet, testenv.NeedNFT)
+	testenv.Require(t, testenv.NeedRoot, testenv.NeedIPRoute, testenv.NeedIPTables, testenv.NeedIP6Tables, testenv.NeedIPSet, testenv.NeedNFT, testenv.NeedConntrack)
 	base := func() firewall.Spec {
 		return firewall.Spec{
 			Sets:       []firewall.Set{{Name: "office", Prefixes: []netip.Prefix{mp("203.0.113.0/24")}}},
@@ -105,7 +106,7 @@ func TestValidateTellsTheTruth(t *testing.T) {
 			}
 			a := firewall.NewApplier(b, firewall.WithRunner(func(_ context.Context, stdin, name string, args ...string) (string, error) {
 				return node.RunInput(stdin, name, args...)
-			}))
+			}), firewall.WithLockFile(filepath.Join(t.TempDir(), "lock")))
 			for _, tc := range inside {
 				s := base()
 				tc.edit(&s)

@@ -35,7 +35,7 @@ func TestApplyInNamespace(t *testing.T) {
 		{"iptables", []testenv.Need{testenv.NeedIPTables, testenv.NeedIP6Tables}, []string{"iptables-save"}},
 	} {
 		t.Run(tc.backend, func(t *testing.T) {
-			testenv.Require(t, append([]testenv.Need{testenv.NeedRoot, testenv.NeedIPRoute}, tc.needs...)...)
+			testenv.Require(t, append([]testenv.Need{testenv.NeedRoot, testenv.NeedIPRoute, testenv.NeedConntrack}, tc.needs...)...)
 			mp := netip.MustParsePrefix
 			nodeNs := netns.New(t, "node")
 			edgeNs := netns.New(t, "edge")

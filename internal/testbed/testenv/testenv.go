@@ -34,6 +34,7 @@ const (
 	NeedIP6Tables     Need = "ip6tables" // ip6tables, ip6tables-restore, ip6tables-save
 	NeedIPSet         Need = "ipset"
 	NeedNFT           Need = "nft"
+	NeedConntrack     Need = "conntrack" // the conntrack tool (Debian package conntrack)
 	NeedIPRoute       Need = "ip"
 	NeedKubeAPIServer Need = "kube-apiserver" // kube-apiserver and etcd, built by hack/provision.sh
 )
@@ -79,6 +80,8 @@ func check(need Need) error {
 		tools = []string{"ipset"}
 	case NeedNFT:
 		tools = []string{"nft"}
+	case NeedConntrack:
+		tools = []string{"conntrack"}
 	case NeedIPRoute:
 		tools = []string{"ip"}
 	case NeedKubeAPIServer:
