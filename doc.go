@@ -23,7 +23,10 @@
 //     failsafes plus the kubelet's 10250 it misses, so a host deny locks
 //     nobody out), a pre-DNAT policy for NodePorts from the edge only, and
 //     HostEndpoints, as typed objects or YAML for projectcalico.org/v3 and
-//     crd.projectcalico.org/v1, with an optional server-side apply.
+//     crd.projectcalico.org/v1, with an optional server-side apply; and an
+//     evaluator that explains, for these or the user's own policies, which
+//     rule lets a flow pass or stops it, lints for lockouts, and maps what
+//     the cluster exposes beyond the edge.
 //   - Transport — package origincert: Cloudflare Origin CA certificates as
 //     kubernetes.io/tls Secrets (with the Origin CA root as ca.crt), renewal
 //     decisions and a crash-safe renewal flow, the zone's TLS posture, and

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: provision the test bed, then vet, gofmt,
 # go mod tidy, and go test -race over every package (examples and Example
-# functions included) in the library module and the bench module.
+# functions included) in the library module, the bench module and hack/oracle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +16,7 @@ export ORIGINGUARD_KUBE_BIN
 ORIGINGUARD_NGINX="$(bash hack/provision.sh --print-nginx)"
 export ORIGINGUARD_NGINX
 
-modules=(. bench hack/crd hack/ingresscrd)
+modules=(. bench hack/crd hack/ingresscrd hack/oracle)
 for m in "${modules[@]}"; do
   [ -f "$m/go.mod" ] || continue
   step "go vet ($m)"
@@ -37,4 +37,9 @@ go test -race -count=1 -timeout=40m ./...
 if [ -f bench/go.mod ]; then
   step "go test (bench module: tests, and every benchmark once)"
   (cd bench && go test -count=1 -run=. -bench=. -benchtime=1x -timeout=20m ./...)
+fi
+
+if [ -f hack/oracle/go.mod ]; then
+  step "go test -race (hack/oracle: netpol against kube-network-policies, and every benchmark once)"
+  (cd hack/oracle && go test -race -count=1 -run=. -bench=. -benchtime=1x -timeout=20m ./...)
 fi

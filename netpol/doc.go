@@ -5,11 +5,13 @@
 // protect the nodes themselves (an edge GlobalNetworkSet, host-endpoint
 // GlobalNetworkPolicies that keep the ports a node needs open, NodePorts
 // reachable only from the edge, HostEndpoints) — without locking the
-// operators out.
+// operators out. It also judges policy, generated or the user's own: which
+// rule lets a flow pass or stops it, what locks the operators out, and
+// what the cluster exposes (see "Explaining flows" below).
 //
-// It is not a policy engine or an evaluator (which rule lets a flow pass is
-// the next step, reading the same [Objects]), not a controller (nothing
-// watches the cluster), and not for the node's own firewall outside Calico
+// It is not a packet filter (it judges flows before they happen and
+// enforces nothing), not a controller (nothing watches the cluster), and
+// not for the node's own firewall outside Calico
 // (see package firewall). It takes [net/netip.Prefix] and standard
 // Kubernetes types, imports k8s.io and github.com/projectcalico/api only,
 // and never another originguard package.
@@ -106,4 +108,41 @@
 // prefix an except covers, and Validate refuses an except that lies in
 // none (wrong family, or outside every cidr) or that would leave the rule
 // without peers, which NetworkPolicy reads as every destination.
+//
+// # Explaining flows
+//
+// [NewEvaluator] takes a [Network] (Objects, and whose rules apply:
+// [Kubernetes] NetworkPolicy alone, or everything as [Calico]'s Felix
+// applies it) and answers for a [Flow] (pod, node or outside address at
+// each end, protocol, port, and the NodePort path with or without SNAT)
+// whether it passes and which rule decided: [Evaluator.Explain] returns a
+// [Verdict] with every enforcement point the flow crosses, each a [Step]
+// naming the policy, the rule's index and a rendering of it, or the
+// default that decided (isolation, end of tier, profile, host endpoint,
+// failsafe). Calico selectors are parsed ([ParseSelector]) in Calico's
+// documented grammar; what the evaluator cannot judge (HTTP or Service
+// matches, a selector outside the grammar) is refused, never guessed.
+//
+//	ev, err := netpol.NewEvaluator(netpol.Network{Objects: objs, Semantics: netpol.Calico})
+//	v, err := ev.Explain(netpol.Flow{From: apiServer, To: node, Port: 10250})
+//	fmt.Println(v) // ... deny (rule: tier default, GlobalNetworkPolicy deny-all-hosts rule 0: Deny)
+//
+// [Evaluator.Lint] probes what a cluster cannot live without (the API
+// server to every kubelet on 10250, DNS, BGP, VXLAN and WireGuard between
+// nodes) and what must stay closed (NodePorts, hostPorts and the ingress
+// controller beyond the edge), and reports equal Calico orders and
+// Log-only policies that end in a drop. [Load] reads what kubectl get -o
+// yaml prints, and [Evaluator.Exposure] lists every port reachable from
+// outside the cluster with the source regions that may reach it and the
+// rule that lets them, and the namespaces without a default deny.
+//
+// Under Kubernetes semantics the evaluator follows the API's
+// documentation, and agrees with its reference implementation,
+// kube-network-policies, on random policies (module hack/oracle). Traffic
+// between a pod and its own node always passes there, as documented; so a
+// NodePort with externalTrafficPolicy: Cluster, SNATed to the node that
+// hosts the pod, passes every ipBlock. Under Calico semantics a node
+// reaches its own pods whatever their policy, but NodePort traffic it
+// SNATs is forwarded and judged by the pod's policy; a pod reaching its
+// own node meets [Network.EndpointToHost].
 package netpol

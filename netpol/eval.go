@@ -148,7 +148,8 @@ const (
 	// and none of their rules allows the flow.
 	ReasonIsolated Reason = "isolated, no rule allows"
 	// ReasonOwnNode: traffic between a pod and its own node always passes
-	// NetworkPolicy, as the Kubernetes documentation says.
+	// NetworkPolicy, as the Kubernetes documentation says; under Calico,
+	// a node reaches its own pods whatever their policy.
 	ReasonOwnNode Reason = "own node"
 	// ReasonSelf: a pod cannot block traffic to itself.
 	ReasonSelf Reason = "self"

@@ -316,7 +316,11 @@ func withLabel(l map[string]string, k, v string) map[string]string {
 // parseNet parses a Calico net: a CIDR or a bare address.
 func parseNet(s string) (netip.Prefix, error) {
 	if p, err := netip.ParsePrefix(s); err == nil {
-		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-map[bool]int{true: 96, false: 0}[p.Addr().Is4In6()]).Masked(), nil
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			// ::ffff:a.b.c.d/n is the IPv4 prefix a.b.c.d/(n-96).
+			return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96).Masked(), nil
+		}
+		return p.Masked(), nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
@@ -967,7 +971,9 @@ func (m *calicoModel) explain(f Flow, add func(Step) bool) {
 	}
 	switch {
 	case src.Host && sameNode(src, dst):
-		// The host to its own pod: an all-interfaces host endpoint sees it.
+		// The host to its own pod: an all-interfaces host endpoint sees
+		// it, the pod's policy does not (Felix lets a node reach its own
+		// workloads, for the kubelet's probes: calico#2797, #4469).
 		if h := m.hep(src.Node, src); h != nil && h.iface == "*" && dst.IsPod() {
 			k := m.packet(f, src, dst, f.Port)
 			for _, s := range m.hostLocal(h, src, k, false) {
@@ -975,6 +981,10 @@ func (m *calicoModel) explain(f Flow, add func(Step) bool) {
 					return
 				}
 			}
+		}
+		if dst.IsPod() {
+			add(Step{Point: fmt.Sprintf("ingress of %s", dst), Final: true, Allowed: true, Reason: ReasonOwnNode, Rule: -1})
+			return
 		}
 	case src.Host:
 		if h := m.hep(src.Node, src); h != nil {

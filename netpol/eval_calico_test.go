@@ -277,6 +277,13 @@ func TestCalicoSemantics(t *testing.T) {
 			Objects{HostEndpoints: []calicov3.HostEndpoint{n1eth0}}, Flow{From: node1, To: ext("198.51.100.53"), Protocol: UDP, Port: 53}, want{true, ReasonFailsafe, "", -1}},
 		{"host egress: a named host endpoint denies the rest",
 			Objects{HostEndpoints: []calicov3.HostEndpoint{n1eth0}}, tcp(node1, ext("198.51.100.53"), 443), want{false, ReasonHostEndpointDefault, "", -1}},
+		{"a node reaches its own pods whatever their policy",
+			Objects{NetworkPolicies: []networkingv1.NetworkPolicy{denyIn}}, tcp(node2, db, 5432), want{true, ReasonOwnNode, "", -1}},
+		{"another node does not",
+			Objects{NetworkPolicies: []networkingv1.NetworkPolicy{denyIn}}, tcp(node1, db, 5432), want{false, ReasonEndOfTier, "", -1}},
+		{"NodePort traffic SNATed by the pod's own node is judged by the pod's policy",
+			Objects{NetworkPolicies: []networkingv1.NetworkPolicy{denyIn}}, Flow{From: user, To: db, Port: 5432, NodePort: 30432, Via: node2, SNAT: true},
+			want{false, ReasonEndOfTier, "", -1}},
 		{"a pod to its own host: Felix drops by default",
 			Objects{}, tcp(web, node1, 10250), want{false, ReasonEndpointToHost, "", -1}},
 	}
@@ -353,5 +360,23 @@ func TestCalicoRefuses(t *testing.T) {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("error lacks %q:\n%v", s, err)
 		}
+	}
+}
+
+func TestParseNet(t *testing.T) {
+	for in, want := range map[string]string{
+		"10.1.2.3":            "10.1.2.3/32",
+		"10.1.2.3/8":          "10.0.0.0/8",
+		"2001:db8::1":         "2001:db8::1/128",
+		"::ffff:10.0.0.0/104": "10.0.0.0/8",
+		"::ffff:0:0/90":       "::ffc0:0:0/90",
+	} {
+		got, err := parseNet(in)
+		if err != nil || got.String() != want {
+			t.Errorf("parseNet(%q) = %v, %v; want %s", in, got, err, want)
+		}
+	}
+	if _, err := parseNet("10.0.0.0/33"); err == nil {
+		t.Error("parseNet accepted /33")
 	}
 }

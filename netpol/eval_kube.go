@@ -292,85 +292,116 @@ func (r *kubeRule) portMatches(f Flow, dst Endpoint) bool {
 	return false
 }
 
-// kubeIndex holds a namespace's NetworkPolicies by the pod labels they
-// require, so that a pod meets only the policies that may select it.
+// kubeIndex holds a namespace's NetworkPolicies grouped by podSelector
+// (each distinct selector is evaluated once per pod) and the groups by the
+// pod labels they require, so that a pod meets only the groups that may
+// select it.
 type kubeIndex struct {
-	any     []*kubePolicy               // selectors without matchLabels
-	byLabel map[[2]string][]*kubePolicy // by one of their matchLabels
+	any     []*kubeGroup               // selectors without matchLabels
+	byLabel map[[2]string][]*kubeGroup // by one of their matchLabels
+}
+
+// kubeGroup is the policies of a namespace with one podSelector, in name
+// order.
+type kubeGroup struct {
+	pods     labels.Selector
+	policies []*kubePolicy
 }
 
 func newKubeIndex(ps []*kubePolicy) *kubeIndex {
-	x := &kubeIndex{byLabel: map[[2]string][]*kubePolicy{}}
+	x := &kubeIndex{byLabel: map[[2]string][]*kubeGroup{}}
+	groups := map[string]*kubeGroup{}
 	for i, p := range ps {
 		p.rank = i
-		ml := p.np.Spec.PodSelector.MatchLabels
-		if len(ml) == 0 {
-			x.any = append(x.any, p)
+		key := p.pods.String()
+		if g, ok := groups[key]; ok {
+			g.policies = append(g.policies, p)
 			continue
 		}
-		// Index by the smallest key: any one required label will do.
-		var key [2]string
+		g := &kubeGroup{pods: p.pods, policies: []*kubePolicy{p}}
+		groups[key] = g
+		ml := p.np.Spec.PodSelector.MatchLabels
+		if len(ml) == 0 {
+			x.any = append(x.any, g)
+			continue
+		}
+		// File under the smallest key: any one required label will do.
+		var lk [2]string
 		for k, v := range ml {
-			if key[0] == "" || k < key[0] {
-				key = [2]string{k, v}
+			if lk[0] == "" || k < lk[0] {
+				lk = [2]string{k, v}
 			}
 		}
-		x.byLabel[key] = append(x.byLabel[key], p)
+		x.byLabel[lk] = append(x.byLabel[lk], g)
 	}
 	return x
 }
 
-// candidates appends to buf the policies of pod self's namespace that may
-// select it, in name order.
-func (e *Evaluator) candidates(self Endpoint, buf []*kubePolicy) []*kubePolicy {
+// selecting calls fn with each group of pod self's namespace whose
+// podSelector selects it, until fn returns false.
+func (e *Evaluator) selecting(self Endpoint, fn func(*kubeGroup) bool) {
 	x := e.kubeIdx[self.Namespace]
 	if x == nil {
-		return buf
+		return
 	}
-	buf = append(buf, x.any...)
+	l := labels.Set(self.Labels)
+	for _, g := range x.any {
+		if g.pods.Matches(l) && !fn(g) {
+			return
+		}
+	}
 	if len(x.byLabel) > 0 {
 		for k, v := range self.Labels {
-			buf = append(buf, x.byLabel[[2]string{k, v}]...)
+			for _, g := range x.byLabel[[2]string{k, v}] {
+				if g.pods.Matches(l) && !fn(g) {
+					return
+				}
+			}
 		}
 	}
-	// Insertion sort by rank: candidates are few.
-	for i := 1; i < len(buf); i++ {
-		for j := i; j > 0 && buf[j].rank < buf[j-1].rank; j-- {
-			buf[j], buf[j-1] = buf[j-1], buf[j]
-		}
-	}
-	return buf
 }
 
 // kubeDecide judges one direction of f at pod self under NetworkPolicy
 // alone: other is the far end (the source for ingress). It returns the
-// verdict, why, and the deciding policy and rule.
-func (e *Evaluator) kubeDecide(f Flow, self, other Endpoint, ingress bool) (bool, Reason, *kubePolicy, int) {
+// verdict, why, and the deciding policy and rule: with ordered, the first
+// allowing policy by name, as [Evaluator.Explain] reports; without, any.
+func (e *Evaluator) kubeDecide(f Flow, self, other Endpoint, ingress, ordered bool) (bool, Reason, *kubePolicy, int) {
 	switch {
 	case other.IsPod() && other.Addr == self.Addr:
 		return true, ReasonSelf, nil, -1
 	case other.Host && other.Node == self.Node && self.Node != "":
 		return true, ReasonOwnNode, nil, -1
 	}
-	var buf [16]*kubePolicy
 	isolated := false
-	for _, p := range e.candidates(self, buf[:0]) {
-		if !p.selects(self, ingress) {
-			continue
-		}
-		isolated = true
-		rules := p.out
-		if ingress {
-			rules = p.in
-		}
-		for i := range rules {
-			r := &rules[i]
-			if r.peerMatches(p.np.Namespace, other) && r.portMatches(f, f.To) {
-				return true, ReasonRule, p, i
+	var best *kubePolicy
+	bestRule := -1
+	e.selecting(self, func(g *kubeGroup) bool {
+		for _, p := range g.policies {
+			if ingress && !p.ingress || !ingress && !p.egress {
+				continue
+			}
+			isolated = true
+			if best != nil && p.rank > best.rank {
+				break // the group is in name order; a better one is known
+			}
+			rules := p.out
+			if ingress {
+				rules = p.in
+			}
+			for i := range rules {
+				r := &rules[i]
+				if r.peerMatches(p.np.Namespace, other) && r.portMatches(f, f.To) {
+					best, bestRule = p, i
+					return ordered
+				}
 			}
 		}
-	}
-	if !isolated {
+		return true
+	})
+	switch {
+	case best != nil:
+		return true, ReasonRule, best, bestRule
+	case !isolated:
 		return true, ReasonNotIsolated, nil, -1
 	}
 	return false, ReasonIsolated, nil, -1
@@ -382,7 +413,7 @@ func (e *Evaluator) kubeStep(f Flow, self, other Endpoint, ingress bool) Step {
 	if ingress {
 		dir = "ingress"
 	}
-	ok, why, p, rule := e.kubeDecide(f, self, other, ingress)
+	ok, why, p, rule := e.kubeDecide(f, self, other, ingress, true)
 	s := Step{Point: fmt.Sprintf("%s of %s", dir, self), Final: true, Allowed: ok, Reason: why, Rule: rule}
 	if p != nil {
 		rules := p.out
@@ -397,12 +428,12 @@ func (e *Evaluator) kubeStep(f Flow, self, other Endpoint, ingress bool) Step {
 // kubeAllowed is explainKube without the path.
 func (e *Evaluator) kubeAllowed(f Flow) bool {
 	if f.From.IsPod() {
-		if ok, _, _, _ := e.kubeDecide(f, f.From, f.To, false); !ok {
+		if ok, _, _, _ := e.kubeDecide(f, f.From, f.To, false, false); !ok {
 			return false
 		}
 	}
 	if f.To.IsPod() {
-		ok, _, _, _ := e.kubeDecide(f, f.To, f.source(), true)
+		ok, _, _, _ := e.kubeDecide(f, f.To, f.source(), true, false)
 		return ok
 	}
 	return true

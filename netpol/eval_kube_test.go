@@ -180,6 +180,10 @@ func TestKubernetesSemantics(t *testing.T) {
 		{"union: the second policy allows",
 			objs(denyIn, withIngress(knp("shop", "from-web", sel("app", "db"), ingress), []networkingv1.NetworkPolicyPeer{peerPods(sel("app", "web"))})),
 			tcp(web, db, 5432), want{true, ReasonRule, "NetworkPolicy shop/from-web", 0}},
+		{"union: the first allowing policy by name decides, whatever its selector",
+			objs(withIngress(knp("shop", "b-all-pods", sel(), ingress), nil),
+				withIngress(knp("shop", "a-db", sel("app", "db"), ingress), []networkingv1.NetworkPolicyPeer{peerPods(sel("app", "web"))})),
+			tcp(web, db, 5432), want{true, ReasonRule, "NetworkPolicy shop/a-db", 0}},
 		{"rule index: the second rule allows",
 			objs(withIngress(withIngress(knp("shop", "p", sel(), ingress), []networkingv1.NetworkPolicyPeer{peerPods(sel("app", "x"))}),
 				[]networkingv1.NetworkPolicyPeer{peerPods(sel("app", "web"))})),
@@ -325,7 +329,8 @@ func TestNewEvaluatorRefuses(t *testing.T) {
 	}
 	ev, _ := NewEvaluator(Network{})
 	for _, f := range []Flow{{}, {From: web, To: db, Protocol: "GRE"}, {From: web, To: db}, {From: web, To: db, Port: 1, NodePort: 30000},
-		{From: web, To: db, Port: 1, SNAT: true}, {From: Endpoint{Addr: node1.Addr, Host: true}, To: db, Port: 1}} {
+		{From: web, To: db, Port: 1, SNAT: true}, {From: Endpoint{Addr: node1.Addr, Host: true}, To: db, Port: 1},
+		{From: ext("2001:db8::1"), To: db, Port: 1}} {
 		if _, err := ev.Explain(f); err == nil {
 			t.Errorf("Explain(%v): no error", f)
 		}

@@ -201,6 +201,10 @@ func (e *Evaluator) Exposure(inv Inventory) (ExposureMap, error) {
 			}
 			for _, sp := range svc.Spec.Ports {
 				proto := Protocol(sp.Protocol).orTCP()
+				if !validPort(sp.Port) || sp.NodePort != 0 && !validPort(sp.NodePort) {
+					m.Notes = append(m.Notes, fmt.Sprintf("%s: port %d, nodePort %d: out of range", obj, sp.Port, sp.NodePort))
+					continue
+				}
 				target, ok := targetPort(sp, be)
 				if !ok {
 					m.Notes = append(m.Notes, fmt.Sprintf("%s: port %d: targetPort %q is not a port of %s/%s", obj, sp.Port, sp.TargetPort.String(), backend.Namespace, backend.Name))
@@ -277,6 +281,10 @@ func (e *Evaluator) Exposure(inv Inventory) (ExposureMap, error) {
 			for _, c := range p.Spec.Containers {
 				for _, cp := range c.Ports {
 					proto := Protocol(cp.Protocol).orTCP()
+					if !validPort(cp.ContainerPort) || cp.HostPort != 0 && !validPort(cp.HostPort) {
+						m.Notes = append(m.Notes, fmt.Sprintf("%s: containerPort %d, hostPort %d: out of range", obj, cp.ContainerPort, cp.HostPort))
+						continue
+					}
 					port := uint16(cp.ContainerPort)
 					switch {
 					case p.Spec.HostNetwork:
@@ -301,11 +309,15 @@ func targetPort(sp corev1.ServicePort, be Endpoint) (uint16, bool) {
 	switch {
 	case sp.TargetPort.Type == intstr.String && sp.TargetPort.StrVal != "":
 		return be.namedPort(sp.TargetPort.StrVal, Protocol(sp.Protocol))
-	case sp.TargetPort.IntVal > 0 && sp.TargetPort.IntVal < 65536:
+	case validPort(sp.TargetPort.IntVal):
 		return uint16(sp.TargetPort.IntVal), true
+	case sp.TargetPort.IntVal != 0:
+		return 0, false
 	}
-	return uint16(sp.Port), sp.Port > 0 // targetPort defaults to port
+	return uint16(sp.Port), validPort(sp.Port) // targetPort defaults to port
 }
+
+func validPort(p int32) bool { return p > 0 && p < 65536 }
 
 // namespaceGaps lists the namespaces (named by inv's namespaces and pods)
 // that lack a default deny for a direction: no NetworkPolicy with an

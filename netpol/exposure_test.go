@@ -282,6 +282,29 @@ func TestExposureCalico(t *testing.T) {
 	}
 }
 
+func TestExposureRefusesOutOfRangePorts(t *testing.T) {
+	inv, err := Load(strings.NewReader(clusterYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv.Services[0].Spec.Ports[0].NodePort = 70000
+	inv.Pods[2].Spec.Containers[0].Ports[0].HostPort = -1
+	ev, _ := NewEvaluator(Network{})
+	m, err := ev.Exposure(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := m.String()
+	for _, s := range []string{"note: Service ingress/controller: port 443, nodePort 70000: out of range", "note: Pod shop/proxy: containerPort 8080, hostPort -1: out of range"} {
+		if !strings.Contains(got, s) {
+			t.Errorf("lacks %q:\n%s", s, got)
+		}
+	}
+	if strings.Contains(got, "4464") || strings.Contains(got, "65535") {
+		t.Errorf("a port was truncated:\n%s", got)
+	}
+}
+
 func TestRegions(t *testing.T) {
 	ev, err := NewEvaluator(Network{})
 	if err != nil {

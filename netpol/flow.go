@@ -154,6 +154,12 @@ func (f Flow) check() error {
 			p.add("flow %s: %s: a host without a Node", f, e.at)
 		}
 	}
+	if f.From.Addr.IsValid() && f.To.Addr.IsValid() && f.From.Addr.Unmap().Is4() != f.To.Addr.Unmap().Is4() {
+		p.add("flow %s: From and To are of different address families", f)
+	}
+	if f.NodePort != 0 && f.Via.Addr.IsValid() && f.To.Addr.IsValid() && f.Via.Addr.Unmap().Is4() != f.To.Addr.Unmap().Is4() {
+		p.add("flow %s: Via and To are of different address families", f)
+	}
 	if _, ok := f.Protocol.number(); !ok {
 		p.add("flow %s: Protocol %q: want TCP, UDP, SCTP, UDPLite, ICMP, ICMPv6 or a number 0-255", f, f.Protocol)
 	}

@@ -212,7 +212,7 @@ func (e *Evaluator) Lint(t Topology) ([]Finding, error) {
 	for _, hp := range t.HostPorts {
 		node := hostOf(t.Nodes, hp.Pod.Node)
 		for _, o := range outside {
-			if node == nil || o.Is4() != node.Addr.Is4() {
+			if node == nil || o.Is4() != node.Addr.Is4() || o.Is4() != hp.Pod.Addr.Is4() {
 				continue
 			}
 			probe(CheckHostPortOpen, Flow{From: Endpoint{Addr: o}, To: hp.Pod, Protocol: hp.Protocol.orTCP(), Port: hp.ContainerPort, NodePort: hp.HostPort, Via: *node}, false,
