@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"net/netip"
@@ -60,7 +59,7 @@ type inputFlags struct {
 	edgeFile  *string
 }
 
-func (c *cli) inputFlags(f *flag.FlagSet) *inputFlags {
+func (c *cli) inputFlags(f *flagSet) *inputFlags {
 	in := &inputFlags{}
 	f.Var(&in.files, "f", "a kubectl/calicoctl get -o yaml dump, a manifest, or a directory of them (.yaml, .yml, .json); - reads stdin; repeatable")
 	in.semantics = f.String("semantics", "", "whose rules to apply: calico or kubernetes (default calico when the input holds Calico objects)")

@@ -132,25 +132,30 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	return fmt.Errorf("unknown command %q (want render, edge, audit or explain)", args[0])
 }
 
-// flags returns a flag set that returns its errors and prints its usage only
-// when asked with -h.
-func (c *cli) flags(name, synopsis string) *flag.FlagSet {
+// flagSet is a flag set that returns its errors and prints its usage only
+// when asked with -h (the flag package would print it on every error too).
+type flagSet struct {
+	*flag.FlagSet
+	usage func()
+}
+
+func (c *cli) flags(name, synopsis string) *flagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
+	fs.Usage = func() {}
+	return &flagSet{FlagSet: fs, usage: func() {
 		fmt.Fprintf(c.stderr, "usage: originguard %s %s\n", name, synopsis)
 		fs.SetOutput(c.stderr)
 		fs.PrintDefaults()
 		fs.SetOutput(io.Discard)
-	}
-	return fs
+	}}
 }
 
 // parse parses args, printing usage for -h.
-func parse(fs *flag.FlagSet, args []string) error {
+func parse(fs *flagSet, args []string) error {
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage()
+		fs.usage()
 	}
 	return err
 }

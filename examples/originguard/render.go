@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -28,6 +29,10 @@ type layer struct {
 	text  []byte
 	files map[string][]byte // for the firewall: more than one file
 }
+
+// ownedFiles are every file render -out may write.
+var ownedFiles = []string{"networkpolicies.yaml", "calico.yaml", "ingress.yaml", "kustomization.yaml",
+	"firewall.nft", "firewall.ipset", "firewall.ipv4.rules", "firewall.ipv6.rules"}
 
 // Layer names, for render -layer.
 var layerNames = []string{"networkpolicies", "calico", "ingress", "firewall"}
@@ -338,6 +343,16 @@ func writeDir(dir, header string, layers []layer) ([]string, error) {
 		}
 	}
 	files["kustomization.yaml"] = kust.Bytes()
+	// A file this command wrote before and does not write now (the calico
+	// layer after Calico was turned off, firewall.nft after a switch to
+	// iptables) would be stale and still look current: remove it.
+	for _, name := range ownedFiles {
+		if _, ok := files[name]; !ok {
+			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, err
+			}
+		}
+	}
 	var names []string
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), text, 0o644); err != nil {

@@ -142,6 +142,24 @@ func TestRenderIPTablesWithoutCalico(t *testing.T) {
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("files (-want +got):\n%s", diff)
 	}
+	// Rendering into a directory that holds an earlier rendering removes
+	// the files this one does not write, so none looks current when stale.
+	if _, err := runCLIOrErr(t, "render", "-out", dir); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "mine.txt"), nil, 0o644)
+	if _, err := runCLIOrErr(t, "render", "-f", path, "-out", dir); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ = os.ReadDir(dir)
+	names = nil
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	want = []string{"firewall.ipv4.rules", "firewall.ipv6.rules", "ingress.yaml", "kustomization.yaml", "mine.txt", "networkpolicies.yaml"}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("files after rendering over an earlier rendering (-want +got):\n%s", diff)
+	}
 	k, _ := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
 	if strings.Contains(string(k), "calico") || !strings.Contains(string(k), "- networkpolicies.yaml\n- ingress.yaml\n") {
 		t.Errorf("kustomization.yaml:\n%s", k)
@@ -179,6 +197,8 @@ func TestRenderBadSpec(t *testing.T) {
 			[]string{"api: v3", "firewall: nft"}, []string{`calico.api: "v3" is not one of crd, api`, `nodes.firewall: "nft" is not one of`}},
 		{"key given twice", []string{"  log: false", "  log: false\n  log: true"}, []string{"  log: true"}, []string{`"log" already defined`}},
 		{"wrong type", []string{"  bgp: false ", "  bgp: maybe "}, []string{"maybe"}, []string{"maybe", "bool"}},
+		{"second document", []string{"  log: false", "  log: false\n---\ncluster:\n  networks: []"}, []string{"cluster:\n  networks: []"},
+			[]string{"a second YAML document"}},
 		{"package validation", []string{"  hosts: [shop.example.com]", "  hosts: [shop.example.com, \"bad host!\"]"},
 			nil, []string{"the spec does not make a valid defence", "ingress:", "bad host!"}},
 	} {
@@ -315,8 +335,11 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("help: %v\n%s", err, out)
 	}
 	_, errw, _ := runCLI(t, nil, "render", "-h")
-	if !strings.Contains(errw, "usage: originguard render") || !strings.Contains(errw, "-layer") {
+	if strings.Count(errw, "usage: originguard render") != 1 || !strings.Contains(errw, "-layer") {
 		t.Errorf("render -h:\n%s", errw)
+	}
+	if _, errw, _ := runCLI(t, nil, "render", "-bogus"); errw != "" {
+		t.Errorf("a flag error printed usage too:\n%s", errw)
 	}
 	if !slices.Contains(layerNames, "firewall") {
 		t.Error("no firewall layer")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -170,10 +171,15 @@ func parseSpec(name string, data []byte) (*spec, error) {
 		if le := (*lineError)(nil); errors.As(err, &le) {
 			return nil, fmt.Errorf("%s %w", name, le)
 		}
-		if err.Error() == "EOF" {
-			return nil, fmt.Errorf("%s: empty spec", name)
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: empty spec (see %s for one)", name, samplePath)
 		}
 		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	// A second document would be silently ignored: refuse it.
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s line %d: a second YAML document (a spec is one document: the rest would be ignored)", name, extra.Line)
 	}
 	if err := s.check(name, &root); err != nil {
 		return nil, err
