@@ -16,7 +16,7 @@ const fixture = "testdata/cluster"
 // audit over a fixture cluster with known exposures finds each, with the
 // rule responsible, and exits non-zero.
 func TestAuditFindsEachKnownExposure(t *testing.T) {
-	out, _, err := runCLI(t, nil, "audit", "-f", fixture, "-o", "json")
+	out, _, err := runCLI(t, nil, "audit", "-f", fixture, "-o", "json", "-cluster", "10.244.0.0/16")
 	if !errors.Is(err, errFindings) {
 		t.Fatalf("err = %v, want errFindings (exit %d)", err, exitFindings)
 	}
@@ -32,7 +32,7 @@ func TestAuditFindsEachKnownExposure(t *testing.T) {
 		severity, source, check, object, in string
 		rule                                string
 	}{
-		{"NodePort open to all", high, "exposure", "open-beyond-edge", "Service legacy/legacy", "NodePort TCP/30080 on 10.0.1.2 (node node-2) is reachable from outside the edge: 0.0.0.0/0", "Profile kns.legacy"},
+		{"NodePort open to all", high, "exposure", "open-beyond-edge", "Service legacy/legacy", "NodePort TCP/30080 on 10.0.1.2 (node node-2) is reachable from outside the edge: 0.0.0.0/0 except 10.244.0.0/16\n", "Profile kns.legacy"},
 		{"hostNetwork pod", high, "exposure", "open-beyond-edge", "Pod monitoring/node-exporter", "hostNetwork TCP/9100", "GlobalNetworkPolicy host-deny rule 1: Allow TCP to ports 9100"},
 		{"unguarded Ingress: no client certificate", high, "ingress", "origin-pull", "Ingress shop/web", "no client certificate is required", ""},
 		{"unguarded Ingress: plain HTTP", high, "ingress", "https-only", "Ingress shop/web", "no TLS", ""},
@@ -42,7 +42,7 @@ func TestAuditFindsEachKnownExposure(t *testing.T) {
 		found := false
 		for _, f := range got.Findings {
 			if f.Severity == want.severity && f.Source == want.source && f.Check == want.check && f.Object == want.object &&
-				strings.Contains(f.Message, want.in) && strings.Contains(f.Rule, want.rule) {
+				strings.Contains(f.Message+"\n", want.in) && strings.Contains(f.Rule, want.rule) {
 				found = true
 			}
 		}

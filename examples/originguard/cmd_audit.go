@@ -48,6 +48,7 @@ type cluster struct {
 	eval  *netpol.Evaluator
 	data  []byte // every document, for the ingress audit
 	edge  []netip.Prefix
+	own   []netip.Prefix // the cluster's own networks
 	calic bool
 }
 
@@ -57,6 +58,7 @@ type inputFlags struct {
 	semantics *string
 	autoHEP   *bool
 	edgeFile  *string
+	cluster   list
 }
 
 func (c *cli) inputFlags(f *flagSet) *inputFlags {
@@ -65,6 +67,7 @@ func (c *cli) inputFlags(f *flagSet) *inputFlags {
 	in.semantics = f.String("semantics", "", "whose rules to apply: calico or kubernetes (default calico when the input holds Calico objects)")
 	in.autoHEP = f.Bool("auto-host-endpoints", false, "Calico creates host endpoints automatically (projectcalico-default-allow)")
 	in.edgeFile = f.String("edge-file", "", "the edge prefixes, one per line (default: Cloudflare's embedded ranges)")
+	f.Var(&in.cluster, "cluster", "the cluster's own networks (nodes, pods), CIDR; sources inside them are not reported as outside the edge; repeatable")
 	return in
 }
 
@@ -90,6 +93,13 @@ func (c *cli) load(in *inputFlags) (*cluster, error) {
 			return nil, fmt.Errorf("-edge-file %s: %w", *in.edgeFile, err)
 		}
 		cl.edge = set.Prefixes()
+	}
+	for _, c := range in.cluster {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return nil, fmt.Errorf("-cluster %q is not a CIDR prefix such as 10.244.0.0/16", c)
+		}
+		cl.own = append(cl.own, p.Masked())
 	}
 	inv, err := netpol.Load(bytes.NewReader(cl.data))
 	if err != nil {
@@ -268,7 +278,7 @@ func (cl *cluster) audit(apiServers []netip.Addr) ([]finding, []string, error) {
 		surface = append(surface, x.String())
 		var open, rules []string
 		for _, r := range x.Reach {
-			if cl.inEdge(r.From) {
+			if within(r.From, cl.edge) || within(r.From, cl.own) {
 				continue
 			}
 			open = append(open, r.String())
@@ -346,9 +356,9 @@ func (cl *cluster) audit(apiServers []netip.Addr) ([]finding, []string, error) {
 	return out, surface, nil
 }
 
-// inEdge reports whether every address of p lies in the edge.
-func (cl *cluster) inEdge(p netip.Prefix) bool {
-	for _, e := range cl.edge {
+// within reports whether every address of p lies in one of the prefixes.
+func within(p netip.Prefix, in []netip.Prefix) bool {
+	for _, e := range in {
 		if e.Bits() <= p.Bits() && e.Contains(p.Addr()) {
 			return true
 		}
