@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -46,7 +47,12 @@ func (s *spec) form() netpol.Form {
 }
 
 // netpolSpecs returns the Kubernetes NetworkPolicy spec and the Calico one.
+// What connects to the controller's pods and to the NodePorts is the edge
+// and, when one proxies in front of the nodes, the load balancer: a
+// NodeBalancer or a proxying cloud load balancer connects from its own
+// addresses, and a policy admitting only the edge would lock it out.
 func (s *spec) netpolSpecs(edge []netip.Prefix) (kube, calico netpol.Spec) {
+	edge = append(slices.Clip(edge), prefixes(s.Nodes.Balancer)...)
 	for _, ns := range s.Namespaces {
 		n := netpol.Namespace{Name: ns.Name}
 		if ns.NodeLocalDNS {

@@ -309,6 +309,32 @@ const liveList = `{"success":true,"errors":[],"messages":[],"result":{"etag":"x"
 	"162.158.0.0/15","104.16.0.0/13","104.24.0.0/14","172.64.0.0/13","131.0.72.0/22","198.41.0.0/24"],
 	"ipv6_cidrs":["2400:cb00::/32","2606:4700::/32","2803:f800::/32","2405:b500::/32","2405:8100::/32","2a06:98c0::/29","2c0f:f248::/32"]}}`
 
+// A proxying load balancer's addresses reach the controller's pods and the
+// NodePorts, as the edge does; the Service's loadBalancerSourceRanges (what
+// the load balancer admits) stay the edge alone.
+func TestRenderBalancer(t *testing.T) {
+	spec := strings.Replace(string(sampleSpec), "  balancer: []", "  balancer: [192.168.255.0/24]", 1)
+	c, out, _ := newCLI(nil)
+	c.stdin = strings.NewReader(spec)
+	if err := c.run(context.Background(), []string{"render", "-f", "-"}); err != nil {
+		t.Fatal(err)
+	}
+	layers := map[string]string{}
+	parts := strings.Split(out.String(), "# ==== layer ")
+	for _, p := range parts[1:] {
+		name, _, _ := strings.Cut(p, ":")
+		layers[name] = p
+	}
+	for _, l := range []string{"networkpolicies", "calico", "firewall"} {
+		if !strings.Contains(layers[l], "192.168.255.0/24") {
+			t.Errorf("layer %s does not admit the balancer", l)
+		}
+	}
+	if strings.Contains(layers["ingress"], "192.168.255.0/24") {
+		t.Error("the ingress layer trusts the balancer's addresses as the edge")
+	}
+}
+
 // Usage problems say what is wrong and what is wanted.
 func TestUsageErrors(t *testing.T) {
 	for _, tc := range []struct {
