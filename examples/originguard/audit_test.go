@@ -148,3 +148,36 @@ func TestExplain(t *testing.T) {
 		}
 	}
 }
+
+// The defence the sample renders, audited over the cluster it describes:
+// the linter finds no lockout (the kubelet open to the API server, DNS
+// resolving, NodePorts closed to everyone but the edge), and the only port
+// reachable from outside is the controller's NodePort, from the edge alone.
+func TestRenderedDefenceAudits(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := runCLIOrErr(t, "render", "-out", dir); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runCLI(t, nil, "audit", "-o", "json", "-api-server", "10.0.0.10", "-cluster", "10.0.0.0/16", "-cluster", "10.244.0.0/16",
+		"-f", filepath.Join(dir, "networkpolicies.yaml"), "-f", filepath.Join(dir, "calico.yaml"), "-f", filepath.Join("testdata", "sample-cluster.yaml"))
+	if err != nil && !errors.Is(err, errFindings) {
+		t.Fatal(err)
+	}
+	var got struct {
+		Findings  []finding
+		Exposures []string
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range got.Findings {
+		switch {
+		case f.Source == "lint", f.Check == "open-beyond-edge", f.Check == "no-default-deny" && f.Object == "Namespace shop":
+			t.Errorf("the rendered defence has a hole or a lockout: %+v", f)
+		}
+	}
+	if len(got.Exposures) != 1 || !strings.HasPrefix(got.Exposures[0], "NodePort TCP/31443 on 10.0.1.1 (Service ingress-nginx/ingress-nginx-controller, node node-1): 103.21.244.0/22; ") ||
+		strings.Contains(got.Exposures[0], "0.0.0.0/0") {
+		t.Errorf("exposures = %q, want the controller's NodePort, from the edge alone", got.Exposures)
+	}
+}
