@@ -119,9 +119,10 @@ func (c *cli) baseURL(flagValue string) string {
 }
 
 // loadEdge returns the spec's edge prefixes and a line saying where they
-// came from. A file is relative to the spec's directory. A fetched list must
-// pass allowlist's Guard against the embedded snapshot: an empty, shrunken
-// or Internet-wide list is refused, not rendered into every layer.
+// came from. A file is relative to the spec's directory. A file, and a
+// fetched list, must pass allowlist's Guard (a fetched list also against
+// the embedded snapshot, for shrinking): an empty, Internet-wide, private or
+// one-family list is refused, not rendered into every layer.
 func (c *cli) loadEdge(ctx context.Context, s *spec, dir, api string) ([]netip.Prefix, string, error) {
 	switch s.Edge.Source {
 	case "", "embedded":
@@ -141,8 +142,13 @@ func (c *cli) loadEdge(ctx context.Context, s *spec, dir, api string) ([]netip.P
 		if err != nil {
 			return nil, "", fmt.Errorf("edge.file %s: %w", path, err)
 		}
-		if set.Len() == 0 {
-			return nil, "", fmt.Errorf("edge.file %s: no prefixes: nothing could reach the ingress or the NodePorts", path)
+		// The file becomes every layer's idea of "the edge": a tampered or
+		// mistaken one (0.0.0.0/0, a private range, one family missing)
+		// must not open every layer at once. allowlist's Guard judges it as
+		// it judges a fetched list; a load balancer's own addresses belong
+		// in nodes.balancer, not here.
+		if err := (allowlist.Guard{}).Check(nil, set); err != nil {
+			return nil, "", fmt.Errorf("edge.file %s is refused as an edge list: %w", path, err)
 		}
 		return set.Prefixes(), fmt.Sprintf("%d IPv4 + %d IPv6 prefixes from %s", set.Len4(), set.Len6(), filepath.ToSlash(s.Edge.File)), nil
 	}

@@ -249,16 +249,25 @@ func TestRenderBadSpec(t *testing.T) {
 // /ips, https://developers.cloudflare.com/api/resources/ips/methods/list/).
 func TestRenderEdgeSources(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "edge.txt"), []byte("# test edge\n192.0.2.0/24\n2001:db8::/32\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "edge.txt"), []byte("# two of Cloudflare's ranges\n173.245.48.0/20\n2400:cb00::/32\n"), 0o644)
 	spec := strings.Replace(string(sampleSpec), "  source: embedded\n  # file: edge.txt\n", "  source: file\n  file: edge.txt\n", 1)
 	os.WriteFile(filepath.Join(dir, "spec.yaml"), []byte(spec), 0o644)
 	out, err := runCLIOrErr(t, "render", "-f", filepath.Join(dir, "spec.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "# edge: 1 IPv4 + 1 IPv6 prefixes from edge.txt\n") || strings.Contains(out, "173.245.48.0/20") ||
-		!strings.Contains(out, "cidr: 192.0.2.0/24") {
+	if !strings.Contains(out, "# edge: 1 IPv4 + 1 IPv6 prefixes from edge.txt\n") || strings.Contains(out, "104.16.0.0/13") ||
+		!strings.Contains(out, "cidr: 173.245.48.0/20") {
 		t.Errorf("the file's edge is not the one rendered:\n%.600s", out)
+	}
+	// A file that would open every layer to the Internet, or to a private
+	// range, or that is empty, renders nothing.
+	for _, bad := range []string{"0.0.0.0/0\n::/0\n", "10.0.0.0/8\n2400:cb00::/32\n", "# nothing\n", "173.245.48.0/20\n"} {
+		os.WriteFile(filepath.Join(dir, "edge.txt"), []byte(bad), 0o644)
+		out, err := runCLIOrErr(t, "render", "-f", filepath.Join(dir, "spec.yaml"))
+		if err == nil || !strings.Contains(err.Error(), "is refused as an edge list") || out != "" {
+			t.Errorf("edge file %q: err = %v, %d bytes out", bad, err, len(out))
+		}
 	}
 
 	var hits int
