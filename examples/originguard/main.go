@@ -55,6 +55,17 @@
 // -o json for pipelines. It exits 1 when it finds something serious, so CI
 // can gate on it. explain judges one flow and names the rule that decided.
 //
+// A live cluster is read through kubectl and calicoctl, which handle its
+// credentials; for example:
+//
+//	kubectl get namespaces,nodes,pods,services,networkpolicies,ingresses,configmaps -A -o yaml > cluster.yaml
+//	calicoctl get tiers,globalnetworkpolicies,networkpolicies,globalnetworksets,networksets,hostendpoints,profiles -A -o yaml > calico.yaml
+//	go run ./examples/originguard audit -f cluster.yaml -f calico.yaml -cluster 10.0.0.0/16 -cluster 10.244.0.0/16
+//
+// (add gateways, httproutes and the controllers' own kinds to the kubectl
+// list where they are installed; without calicoctl, kubectl get the
+// crd.projectcalico.org kinds instead).
+//
 // The Cloudflare API base URL for -fetch and edge source fetch is -api, or
 // the environment variable ORIGINGUARD_CLOUDFLARE_API, or Cloudflare's.
 package main
@@ -105,6 +116,8 @@ Usage:
   originguard audit   -f cluster.yaml|dir [-o json]             what is exposed from outside, and by which rule
   originguard explain -f cluster.yaml|dir --from A --to B       one flow's verdict and the rule that decided
 
+A live cluster: kubectl get namespaces,nodes,pods,services,networkpolicies,ingresses,configmaps -A -o yaml
+(and calicoctl get ... -o yaml) into files or stdin (-f -) for audit and explain.
 Run "originguard <command> -h" for a command's flags. With no -f, render reads
 examples/originguard/sample.yaml, a commented sample spec. Nothing talks to a
 cluster or to Cloudflare unless asked (-fetch, or edge source: fetch).
