@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -141,6 +142,11 @@ func TestRenderAppliesToAPIServer(t *testing.T) {
 						applied++
 					}
 				}
+				// What the API server now holds, listed as kubectl get -o yaml
+				// prints it (a List, with every field the server adds), is
+				// audit's input: it must read it strictly, and find nothing
+				// serious in the rendered ingress layer.
+				auditServerState(t, dyn, mapper, out)
 				if applied < 10 {
 					t.Errorf("applied only %d objects", applied)
 				}
@@ -152,6 +158,56 @@ func TestRenderAppliesToAPIServer(t *testing.T) {
 					t.Errorf("the controller Service is not guarded: %s, %d source ranges", got.Spec.ExternalTrafficPolicy, len(got.Spec.LoadBalancerSourceRanges))
 				}
 			})
+		}
+	}
+}
+
+// auditServerState reads back every object the ingress and NetworkPolicy
+// layers wrote, as one List, and audits it.
+func auditServerState(t *testing.T, dyn dynamic.Interface, mapper meta.RESTMapper, out string) {
+	t.Helper()
+	list := map[string]any{"apiVersion": "v1", "kind": "List"}
+	var items []any
+	for _, file := range []string{"networkpolicies.yaml", "ingress.yaml"} {
+		data, err := os.ReadFile(filepath.Join(out, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs, err := testbed.DecodeObjects(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, obj := range objs {
+			gvk := obj.GroupVersionKind()
+			m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+			if err != nil {
+				continue // Kong's, see above
+			}
+			got, err := dyn.Resource(m.Resource).Namespace(obj.GetNamespace()).Get(context.Background(), obj.GetName(), metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			items = append(items, got.Object)
+		}
+	}
+	list["items"] = items
+	data, err := json.Marshal(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "state.json")
+	os.WriteFile(path, data, 0o644)
+	stdout, _, err := runCLI(t, nil, "audit", "-f", path, "-o", "json")
+	if err != nil && !errors.Is(err, errFindings) {
+		t.Fatalf("audit cannot read the server's objects: %v", err)
+	}
+	var got struct{ Findings []finding }
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range got.Findings {
+		if f.Source == "ingress" || f.Severity == high {
+			t.Errorf("the rendered defence, as the server holds it, has a finding: %+v", f)
 		}
 	}
 }
