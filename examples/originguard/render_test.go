@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/originguard/originguard/internal/golden"
+	"github.com/originguard/originguard/internal/testbed"
 )
 
 var now = time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
@@ -106,6 +108,25 @@ func TestRenderDirectory(t *testing.T) {
 			t.Fatal(err)
 		}
 		golden.Check(t, "sample.dir."+n, string(b))
+	}
+	// The stream holds the same Kubernetes objects, in the same order, as
+	// the files kustomization.yaml names: kubectl reads it as it reads them.
+	stream, _ := runCLIOrErr(t, "render")
+	fromStream, err := testbed.DecodeObjects([]byte(stream))
+	if err != nil {
+		t.Fatalf("the stream is not a YAML stream of objects: %v", err)
+	}
+	var fromFiles []*unstructured.Unstructured
+	for _, n := range []string{"networkpolicies.yaml", "calico.yaml", "ingress.yaml"} {
+		b, _ := os.ReadFile(filepath.Join(dir, n))
+		objs, err := testbed.DecodeObjects(b)
+		if err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+		fromFiles = append(fromFiles, objs...)
+	}
+	if diff := cmp.Diff(fromFiles, fromStream); diff != "" || len(fromFiles) < 10 {
+		t.Errorf("%d objects in the files, the stream differs (-files +stream):\n%s", len(fromFiles), diff)
 	}
 	nft, _ := runCLIOrErr(t, "render", "-layer", "firewall")
 	b, _ := os.ReadFile(filepath.Join(dir, "firewall.nft"))
