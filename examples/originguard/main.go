@@ -53,7 +53,8 @@
 // default deny, the linter's lockouts (the kubelet closed to the API
 // server, DNS cut) and the ingress audit's deviations, most serious first;
 // -o json for pipelines. It exits 1 when it finds something serious, so CI
-// can gate on it. explain judges one flow and names the rule that decided.
+// can gate on it (every command exits 2 on an error: a bad spec, flag or
+// input). explain judges one flow and names the rule that decided.
 //
 // A live cluster is read through kubectl and calicoctl, which handle its
 // credentials; for example:
@@ -118,6 +119,8 @@ Usage:
 
 A live cluster: kubectl get namespaces,nodes,pods,services,networkpolicies,ingresses,configmaps -A -o yaml
 (and calicoctl get ... -o yaml) into files or stdin (-f -) for audit and explain.
+Exit status: 0 done; 1 audit found something serious; 2 an error (a bad spec,
+flag or input), said on stderr.
 Run "originguard <command> -h" for a command's flags. With no -f, render reads
 examples/originguard/sample.yaml, a commented sample spec. Nothing talks to a
 cluster or to Cloudflare unless asked (-fetch, or edge source: fetch).
