@@ -104,3 +104,42 @@ func TestREADMECommandsInAFreshClone(t *testing.T) {
 		}
 	}
 }
+
+// The built command exits 0 when done, 1 when audit finds something
+// serious (so CI can gate on it), and 2 on an error, said on stderr.
+func TestExitStatus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command")
+	}
+	bin := filepath.Join(t.TempDir(), "originguard")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("cluster:\n  netwroks: []\n"), 0o644)
+	for _, tc := range []struct {
+		args   []string
+		status int
+		stderr string
+	}{
+		{[]string{"render"}, 0, ""},
+		{[]string{"audit", "-f", fixture}, 1, ""},
+		{[]string{"render", "-f", bad}, 2, `originguard: ` + bad + ` line 2: unknown field "netwroks"`},
+		{[]string{"render", "-nope"}, 2, "originguard: flag provided but not defined: -nope"},
+		{[]string{"render", "-h"}, 0, "usage: originguard render"},
+	} {
+		cmd := exec.Command(bin, tc.args...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		status := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			status = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if status != tc.status || !strings.Contains(stderr.String(), tc.stderr) {
+			t.Errorf("%q: exit %d, stderr %q; want exit %d, stderr containing %q", tc.args, status, stderr.String(), tc.status, tc.stderr)
+		}
+	}
+}
