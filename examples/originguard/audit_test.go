@@ -136,6 +136,17 @@ func TestExplain(t *testing.T) {
 			}
 		}
 	}
+	out, _, err := runCLI(t, nil, "explain", "-f", fixture, "--from", "node/node-1", "--to", "node/node-2:10250", "-o", "json")
+	var v struct {
+		Flow      string
+		Allowed   bool
+		DecidedBy string
+		Steps     []string
+	}
+	if err != nil || json.Unmarshal([]byte(out), &v) != nil || v.Allowed || len(v.Steps) != 2 ||
+		v.DecidedBy != "ingress of host endpoint node-2-all: deny (rule: tier default, GlobalNetworkPolicy host-deny rule 3: Deny)" {
+		t.Errorf("-o json: err = %v, %+v\n%s", err, v, out)
+	}
 	for _, tc := range []struct{ from, to, want string }{
 		{"198.51.100.7", "shop/nope:80", `no pod "shop/nope" in the input`},
 		{"198.51.100.7", "shop/web-1", "has no port"},

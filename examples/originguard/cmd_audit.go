@@ -428,6 +428,9 @@ func (c *cli) explain(args []string) error {
 	if err := parse(f, args); err != nil {
 		return err
 	}
+	if *output != "text" && *output != "json" {
+		return fmt.Errorf("explain: -o %q: want text or json", *output)
+	}
 	if *from == "" || *to == "" {
 		return errors.New("explain: both --from and --to are needed, e.g. --from 198.51.100.7 --to shop/web:8080/tcp")
 	}
