@@ -41,11 +41,12 @@ func (c *cli) edge(ctx context.Context, args []string) error {
 	}
 	w := c.stdout
 	if *fetch {
-		r.Subscribe(func(ch allowlist.Change) {
-			fmt.Fprintf(w, "The live list differs from the embedded one:\n%s\n", ch.Diff)
-		})
+		// The difference is computed here, not in a subscriber: subscribers
+		// may run on goroutines of their own, after Refresh returns.
 		if err := r.Refresh(ctx); err != nil {
 			fmt.Fprintf(w, "Refresh failed, keeping the embedded list: %v\n\n", err)
+		} else if d := allowlist.Cloudflare().Diff(r.Set()); !d.IsEmpty() {
+			fmt.Fprintf(w, "The live list differs from the embedded one:\n%s\n", d)
 		}
 	}
 	st, set := r.Status(), r.Set()
