@@ -80,6 +80,13 @@ func checkDeps(pkgs []pkg) []string {
 				bad = append(bad, fmt.Sprintf("%s imports %s: nothing may import examples/", p.ImportPath, imp))
 			}
 		}
+		if p.ImportPath == module+"/internal/cfapi" {
+			for _, dep := range p.Deps {
+				if !isStd(dep) {
+					bad = append(bad, fmt.Sprintf("%s depends on %s: cfapi may use only the standard library", p.ImportPath, dep))
+				}
+			}
+		}
 		if layer == "" {
 			continue
 		}
@@ -125,6 +132,7 @@ func TestCheckDepsCatchesViolations(t *testing.T) {
 		{ImportPath: module + "/netpol", Deps: []string{"github.com/cloudflare/cloudflare-go", "github.com/projectcalico/calico/libcalico-go/lib/apis/v3"}},
 		{ImportPath: module + "/origincert", Deps: []string{"github.com/cloudflare/cloudflare-go", "k8s.io/client-go/kubernetes"}},
 		{ImportPath: module + "/internal/testbed", Imports: []string{module + "/examples/originguard"}},
+		{ImportPath: module + "/internal/cfapi", Deps: []string{"encoding/json", "github.com/google/go-cmp/cmp"}},
 	}
 	got := checkDeps(fake)
 	want := []string{
@@ -133,6 +141,7 @@ func TestCheckDepsCatchesViolations(t *testing.T) {
 		"netpol depends on github.com/cloudflare/cloudflare-go",
 		"netpol depends on github.com/projectcalico/calico",
 		"internal/testbed imports " + module + "/examples/originguard",
+		"internal/cfapi depends on github.com/google/go-cmp/cmp",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d violations, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))

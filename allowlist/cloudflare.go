@@ -28,6 +28,12 @@ type Ranges struct {
 	TakenAt time.Time
 }
 
+// clone returns r with slices of its own.
+func (r Ranges) clone() Ranges {
+	r.IPv4, r.IPv6, r.JDCloud = slices.Clone(r.IPv4), slices.Clone(r.IPv6), slices.Clone(r.JDCloud)
+	return r
+}
+
 // All returns every prefix of r: IPv4, IPv6, then JD Cloud.
 func (r Ranges) All() []netip.Prefix {
 	return slices.Concat(r.IPv4, r.IPv6, r.JDCloud)
@@ -35,7 +41,7 @@ func (r Ranges) All() []netip.Prefix {
 
 // Set returns the union of all of r's prefixes as a [Set]. It fails only if
 // r holds an invalid prefix, which values from this package never do.
-func (r Ranges) Set() (*Set, error) {
+func (r Ranges) Set() (Set, error) {
 	return SetFrom(r.All())
 }
 
@@ -53,7 +59,7 @@ var embeddedTakenAt = time.Date(2026, 9, 29, 0, 0, 0, 0, time.UTC)
 // EmbeddedSource is the [Ranges.Source] of the embedded snapshot.
 const EmbeddedSource = "embedded: https://www.cloudflare.com/ips-v4 and https://www.cloudflare.com/ips-v6"
 
-var embedded = sync.OnceValues(func() (Ranges, *Set) {
+var embedded = sync.OnceValues(func() (Ranges, Set) {
 	r := Ranges{
 		IPv4:    listOf(embeddedV4),
 		IPv6:    listOf(embeddedV6),
@@ -77,13 +83,12 @@ func listOf(text string) []netip.Prefix {
 // network. The caller may modify the returned slices.
 func Embedded() Ranges {
 	r, _ := embedded()
-	r.IPv4, r.IPv6 = slices.Clone(r.IPv4), slices.Clone(r.IPv6)
-	return r
+	return r.clone()
 }
 
 // Cloudflare returns the embedded Cloudflare ranges ([Embedded]) as a Set.
-// The Set is built once and shared.
-func Cloudflare() *Set {
+// The Set is built once and shared; like every Set, it cannot be modified.
+func Cloudflare() Set {
 	_, s := embedded()
 	return s
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -34,7 +35,7 @@ func ExampleSet_Equal() {
 // configuration as one string.
 func ExampleSet_MarshalText() {
 	var config struct {
-		Admins *allowlist.Set `json:"admins"`
+		Admins allowlist.Set `json:"admins"`
 	}
 	if err := json.Unmarshal([]byte(`{"admins": "203.0.113.0/24\n2001:db8::/32\n"}`), &config); err != nil {
 		panic(err)
@@ -45,6 +46,20 @@ func ExampleSet_MarshalText() {
 	// Output:
 	// true
 	// {"admins":"203.0.113.0/24\n2001:db8::/32\n"}
+}
+
+// Decoding into a field that defaulted to Cloudflare() replaces the field's
+// Set; the embedded one, shared by the whole process, stays as it was.
+func ExampleSet_UnmarshalText() {
+	config := struct {
+		Trusted allowlist.Set `json:"trusted"`
+	}{Trusted: allowlist.Cloudflare()}
+	if err := json.Unmarshal([]byte(`{"trusted": "203.0.113.0/24\n"}`), &config); err != nil {
+		panic(err)
+	}
+	fmt.Println(config.Trusted.Len(), allowlist.Cloudflare().Len())
+	// Output:
+	// 1 22
 }
 
 func ExampleRanges_Set() {
@@ -123,12 +138,12 @@ func ExampleRefresher_Run() {
 		fmt.Print("changed:\n", c.Diff)
 		cancel()
 	})
-	err := r.Run(ctx)
+	err := r.Run(ctx) // a stop through ctx is not a failure
 	fmt.Println(err, r.Status().ETag, r.Status().Failures)
 	// Output:
 	// changed:
 	// +198.41.0.0/24
-	// context canceled e1 0
+	// <nil> e1 0
 }
 
 func ExampleRefresher_Ranges() {
@@ -186,14 +201,115 @@ func ExampleRefresher_Subscribe() {
 	api := cloudflareAPI("e5", v4, texts(allowlist.Embedded().IPv6))
 	defer api.Close()
 	r := &allowlist.Refresher{Fetcher: allowlist.NewFetcher(allowlist.WithBaseURL(api.URL))}
+	done := make(chan struct{})
 	cancel := r.Subscribe(func(c allowlist.Change) {
-		// e.g. re-render a firewall or NetworkPolicy from c.New
+		// e.g. re-render a firewall or NetworkPolicy from c.New; this runs
+		// on a goroutine of its own, so a slow subscriber holds up no one.
 		fmt.Printf("%d prefixes now; removed %v\n", c.New.Len(), c.Diff.Removed)
+		close(done)
 	})
 	defer cancel()
 	if err := r.Refresh(context.Background()); err != nil {
 		fmt.Println(err)
 	}
+	<-done
 	// Output:
 	// 21 prefixes now; removed [173.245.48.0/20]
 }
+
+func ExampleMiddleware_Validate() {
+	m := allowlist.Middleware{Trusted: allowlist.Cloudflare(), Header: "X Real IP", TrustedProxyCount: -1}
+	fmt.Println(m.Validate())
+	// Output:
+	// allowlist: invalid Middleware: header name "X Real IP" is not an HTTP token
+	// TrustedProxyCount -1 is negative
+	// TrustedProxies and TrustedProxyCount apply to X-Forwarded-For, not to "X Real IP"
+}
+
+// Your own ingress (10.0.0.9) and load balancer (10.0.0.5) stand between
+// Cloudflare and the server, and each appends to X-Forwarded-For.
+func ExampleMiddleware_trustedProxies() {
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Println(allowlist.ClientIP(r))
+	})
+	own := allowlist.MustParse("10.0.0.0/24\n")
+	for _, m := range []allowlist.Middleware{
+		{Trusted: own, Header: allowlist.XForwardedFor, TrustedProxies: own},
+		{Trusted: own, Header: allowlist.XForwardedFor, TrustedProxyCount: 2},
+	} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.RemoteAddr = "10.0.0.9:8080"
+		// Forged by the client, written by Cloudflare, by the load balancer
+		// (the edge it saw), by the ingress (the load balancer).
+		req.Header.Set("X-Forwarded-For", "192.0.2.1, 203.0.113.50, 173.245.48.1, 10.0.0.5")
+		m.Wrap(app).ServeHTTP(httptest.NewRecorder(), req)
+	}
+	// Output:
+	// 203.0.113.50
+	// 203.0.113.50
+}
+
+// A Worker, or any other Cloudflare customer, reaches the origin from
+// Cloudflare's ranges with an X-Forwarded-For of its choosing: only the
+// entry Cloudflare appended is believed.
+func ExampleXForwardedFor_worker() {
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Println(allowlist.ClientIP(r))
+	})
+	h := allowlist.Middleware{Trusted: allowlist.Cloudflare(), Header: allowlist.XForwardedFor}.Wrap(app)
+	req := httptest.NewRequest("GET", "/", nil)
+	req.RemoteAddr = "[2606:4700::1]:443"
+	req.Header.Set("X-Forwarded-For", "173.245.48.7, 2a06:98c0:3600::103")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	// Output:
+	// 2a06:98c0:3600::103
+}
+
+// proxyConn stands for a connection of a PROXY-protocol wrapper whose
+// client never sends the header: its RemoteAddr reads until the header
+// comes or the connection is closed.
+type proxyConn struct{ net.Conn }
+
+func (c proxyConn) RemoteAddr() net.Addr {
+	c.Conn.Read(make([]byte, 1))
+	return nil
+}
+
+// oneConnListener hands out one connection, then a plain one from
+// 127.0.0.2, then blocks.
+type oneConnListener struct {
+	net.Listener
+	conns chan net.Conn
+}
+
+func (l oneConnListener) Accept() (net.Conn, error) { return <-l.conns, nil }
+
+// Above a PROXY-protocol wrapper (a misuse: the Listener belongs directly
+// on the TCP listener), a connection whose remote address never arrives is
+// rejected after PeerTimeout instead of holding up Accept for everyone.
+func ExampleListener_peerTimeout() {
+	c1, _ := net.Pipe()
+	c2, _ := net.Pipe()
+	conns := make(chan net.Conn, 2)
+	conns <- proxyConn{c1}
+	conns <- tcpAddrConn{c2, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2), Port: 1}}
+	ln := allowlist.Listener{
+		Listener:    oneConnListener{conns: conns},
+		Trusted:     allowlist.MustParse("127.0.0.2\n"),
+		PeerTimeout: 10 * time.Millisecond,
+		OnReject:    func(peer net.Addr) { fmt.Println("rejected", peer) },
+	}
+	c, _ := ln.Accept()
+	fmt.Println("accepted", c.RemoteAddr())
+	// Output:
+	// rejected <nil>
+	// accepted 127.0.0.2:1
+}
+
+// tcpAddrConn is a connection from a fixed TCP address.
+type tcpAddrConn struct {
+	net.Conn
+	addr *net.TCPAddr
+}
+
+func (c tcpAddrConn) RemoteAddr() net.Addr { return c.addr }

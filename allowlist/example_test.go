@@ -63,12 +63,15 @@ func ExampleSet_Contains() {
 	for _, s := range []string{"203.0.113.7", "::ffff:203.0.113.7", "fe80::1%eth0", "2001:db8::1%eth0", "192.0.2.1"} {
 		fmt.Println(s, set.Contains(netip.MustParseAddr(s)))
 	}
+	// A mapped address is its IPv4 address, even for a set holding ::/0.
+	fmt.Println(allowlist.MustParse("::/0").Contains(netip.MustParseAddr("::ffff:203.0.113.7")))
 	// Output:
 	// 203.0.113.7 true
 	// ::ffff:203.0.113.7 true
 	// fe80::1%eth0 false
 	// 2001:db8::1%eth0 true
 	// 192.0.2.1 false
+	// false
 }
 
 func ExampleSet_Lookup() {
@@ -160,17 +163,40 @@ func ExampleFetcher_Fetch() {
 }
 
 func ExampleGuard_Check() {
-	prev := allowlist.Cloudflare()
 	next := allowlist.MustParse("0.0.0.0/0\n10.0.0.0/8\n")
-	err := allowlist.Guard{}.Check(prev, next)
+	err := allowlist.Guard{}.Check(next)
 	fmt.Println(errors.Is(err, allowlist.ErrRejected))
 	fmt.Println(err)
 	// Output:
 	// true
 	// allowlist: list rejected: no IPv6 prefixes
-	// 0.0.0.0/0 is broader than /8
-	// 0.0.0.0/0 overlaps reserved range 0.0.0.0/8
-	// IPv6 shrinks too much: 100.0% of its addresses would go (limit 25.0%)
+	// 0.0.0.0/0 is broader than /13
+	// 0.0.0.0/0 overlaps special-purpose range 0.0.0.0/8
+	// IPv4 covers 4294967296 addresses, more than the ceiling of 2097152
+	// IPv4 grows too much: 281586.0% more addresses than the reference (limit 25.0%)
+	// IPv6 shrinks too much: 100.0% of the reference's addresses would go (limit 25.0%)
+	// IPv6 shrinks too much: 7 of the reference's 7 prefixes would lose addresses (limit 25.0%)
+}
+
+// Cloudflare's list with 98 extra /8s (38% of IPv4) and 6to4 passes a
+// guard that bounds only each prefix's breadth (here loosened to /8 and
+// /16); totals and special-purpose ranges are bounded too.
+func ExampleGuard_Check_totals() {
+	list := allowlist.Cloudflare().String()
+	for i := 1; i <= 104; i++ {
+		if a := 2 * i; a != 10 && a != 100 && a != 104 && a != 172 && a != 192 && a != 198 {
+			list += fmt.Sprintf("%d.0.0.0/8\n", a)
+		}
+	}
+	list += "2002::/16\n" // 6to4 holds every IPv4 address
+	err := allowlist.Guard{Broadest4: 8, Broadest6: 16}.Check(allowlist.MustParse(list))
+	fmt.Println(err)
+	// Output:
+	// allowlist: list rejected: 2002::/16 overlaps special-purpose range 2002::/16
+	// IPv4 covers 1645536256 addresses, more than the ceiling of 2097152
+	// IPv4 grows too much: 107822.7% more addresses than the reference (limit 25.0%)
+	// IPv6 covers 2^112.0 addresses, more than the ceiling of 2^100.0
+	// IPv6 grows too much: 468114.3% more addresses than the reference (limit 25.0%)
 }
 
 func ExampleRefresher() {
@@ -180,7 +206,8 @@ func ExampleRefresher() {
 	defer api.Close()
 
 	r := &allowlist.Refresher{Fetcher: allowlist.NewFetcher(allowlist.WithBaseURL(api.URL))}
-	r.Subscribe(func(c allowlist.Change) { fmt.Print("changed:\n", c.Diff) })
+	done := make(chan struct{})
+	r.Subscribe(func(c allowlist.Change) { fmt.Print("changed:\n", c.Diff); close(done) })
 
 	probe := netip.MustParseAddr("198.41.0.1")
 	fmt.Println(r.Contains(probe), r.Status().Source == allowlist.EmbeddedSource)
@@ -188,11 +215,12 @@ func ExampleRefresher() {
 		panic(err)
 	}
 	fmt.Println(r.Contains(probe), r.Status().ETag)
+	<-done // subscribers run on goroutines of their own
 	// Output:
 	// false true
+	// true e2
 	// changed:
 	// +198.41.0.0/24
-	// true e2
 }
 
 func texts(prefixes []netip.Prefix) []string {

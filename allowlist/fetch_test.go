@@ -111,13 +111,13 @@ func TestFetchBadDays(t *testing.T) {
 			api: &APIError{StatusCode: 503}},
 		{name: "rate limited", handler: status(429, `{"success":false,"errors":[{"code":971,"message":"Please wait and consider throttling your request speed"}],"messages":[],"result":null}`, map[string]string{"Retry-After": "120"}),
 			want: "971: Please wait", api: &APIError{StatusCode: 429, RetryAfter: 2 * time.Minute,
-				Errors: []APIMessage{{971, "Please wait and consider throttling your request speed"}}}},
+				Errors: []APIMessage{{Code: 971, Message: "Please wait and consider throttling your request speed"}}}},
 		{name: "envelope failure with 200", handler: status(200, `{"success":false,"errors":[{"code":10000,"message":"Authentication error"}],"messages":[],"result":null}`, nil),
-			want: "10000: Authentication error", api: &APIError{StatusCode: 200, Errors: []APIMessage{{10000, "Authentication error"}}}},
-		{name: "no success field", handler: status(200, `{"result":{"ipv4_cidrs":["173.245.48.0/20"]}}`, nil), want: "status 200"},
+			want: "10000: Authentication error", api: &APIError{StatusCode: 200, Errors: []APIMessage{{Code: 10000, Message: "Authentication error"}}}},
+		{name: "no success field", handler: status(200, `{"result":{"ipv4_cidrs":["173.245.48.0/20"]}}`, nil), want: "not a Cloudflare API envelope"},
 		{name: "truncated JSON", handler: status(200, okBody("e", cfV4, cfV6)[:40], nil), want: "malformed answer"},
 		{name: "no result", handler: status(200, `{"success":true,"errors":[],"messages":[]}`, nil), want: `no "result"`},
-		{name: "bad cidr", handler: status(200, okBody("e", []string{"173.245.48.0/20", "173.245.48.0/33"}, cfV6), nil), want: `ipv4_cidrs[1]: netip.ParsePrefix("173.245.48.0/33")`},
+		{name: "bad cidr", handler: status(200, okBody("e", []string{"173.245.48.0/20", "173.245.48.0/33"}, cfV6), nil), want: `ipv4_cidrs[1]: "173.245.48.0/33" is not a valid prefix`},
 		{name: "wrong family", handler: status(200, okBody("e", cfV4, []string{"173.245.48.0/20"}), nil), want: "ipv6_cidrs[0]: \"173.245.48.0/20\" is of the wrong address family"},
 		{name: "10 MB body", handler: func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, `{"success":true,"result":{"ipv4_cidrs":["`+strings.Repeat("1", 10<<20)+`"]}}`)
@@ -128,6 +128,14 @@ func TestFetchBadDays(t *testing.T) {
 			case <-time.After(5 * time.Second):
 			}
 		}, opts: []Option{WithTimeout(100 * time.Millisecond)}, want: "context deadline exceeded"},
+		{name: "repeated key", handler: status(200, `{"success":true,"errors":[],"messages":[],"result":{"etag":"e","ipv4_cidrs":["173.245.48.0/20"],"ipv6_cidrs":["2400:cb00::/32"],"ipv4_cidrs":["0.0.0.0/1"]}}`, nil),
+			want: `malformed answer: ambiguous JSON key: "ipv4_cidrs" appears twice`},
+		{name: "key differing in case", handler: status(200, `{"success":true,"errors":[],"messages":[],"result":{"etag":"e","ipv4_cidrs":["173.245.48.0/20"],"ipv6_cidrs":["2400:cb00::/32"],"IPv4_CIDRs":["0.0.0.0/1"]}}`, nil),
+			want: `"IPv4_CIDRs" appears twice`},
+		{name: "repeated success", handler: status(200, `{"success":false,"success":true,"errors":[],"messages":[],"result":{"etag":"e","ipv4_cidrs":["173.245.48.0/20"],"ipv6_cidrs":["2400:cb00::/32"]}}`, nil),
+			want: "ambiguous JSON key"},
+		{name: "retry-after of a year", handler: status(429, `{"success":false,"errors":[],"messages":[],"result":null}`, map[string]string{"Retry-After": "31536000"}),
+			want: "status 429", api: &APIError{StatusCode: 429, RetryAfter: 24 * time.Hour, Errors: []APIMessage{}}},
 		{name: "jdcloud asked, not given", handler: status(200, okBody("e", cfV4, cfV6), nil), opts: []Option{WithJDCloud()}, want: "no jdcloud_cidrs"},
 	}
 	for _, tt := range tests {
@@ -179,23 +187,6 @@ func TestFetchCallerContext(t *testing.T) {
 	cancel()
 	if _, err := api.fetcher().Fetch(ctx, ""); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled context: err = %v", err)
-	}
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
-	for in, want := range map[string]time.Duration{
-		"":                              0,
-		"30":                            30 * time.Second,
-		"-5":                            0,
-		"soon":                          0,
-		"Sun, 22 Nov 2026 10:01:00 GMT": time.Minute,
-		"Sun, 22 Nov 2026 09:00:00 GMT": 0,
-	} {
-		if got := parseRetryAfter(in, clock); got != want {
-			t.Errorf("parseRetryAfter(%q) = %v, want %v", in, got, want)
-		}
 	}
 }
 

@@ -99,3 +99,74 @@ func TestListenerNilTrustedAdmitsNoOne(t *testing.T) {
 		t.Errorf("accepted %v with no trusted set", c.RemoteAddr())
 	}
 }
+
+// blockingConn is a connection whose RemoteAddr blocks until it is closed,
+// as a PROXY-protocol wrapper's does while it waits for the header.
+type blockingConn struct {
+	net.Conn
+	closed chan struct{}
+}
+
+func (c *blockingConn) RemoteAddr() net.Addr {
+	<-c.closed
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2), Port: 1}
+}
+
+func (c *blockingConn) Close() error {
+	select {
+	case <-c.closed:
+	default:
+		close(c.closed)
+	}
+	return nil
+}
+
+// addrConn is a connection from a fixed address.
+type addrConn struct {
+	net.Conn
+	addr net.Addr
+}
+
+func (c addrConn) RemoteAddr() net.Addr { return c.addr }
+func (c addrConn) Close() error         { return nil }
+
+// sliceListener hands out the given connections, then blocks.
+type sliceListener struct {
+	net.Listener
+	conns chan net.Conn
+}
+
+func (l sliceListener) Accept() (net.Conn, error) { return <-l.conns, nil }
+
+// TestListenerBoundsRemoteAddr: a connection whose RemoteAddr blocks (a
+// PROXY-protocol wrapper under the Listener, whose client sends nothing)
+// must not hold up Accept for the connections behind it.
+func TestListenerBoundsRemoteAddr(t *testing.T) {
+	conns := make(chan net.Conn, 2)
+	blocked := &blockingConn{closed: make(chan struct{})}
+	good := addrConn{addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2), Port: 2}}
+	conns <- blocked
+	conns <- good
+	var rejected []net.Addr
+	ln := Listener{Listener: sliceListener{conns: conns}, Trusted: MustParse("127.0.0.2\n"),
+		PeerTimeout: 50 * time.Millisecond, OnReject: func(a net.Addr) { rejected = append(rejected, a) }}
+	done := make(chan net.Conn)
+	go func() {
+		c, _ := ln.Accept()
+		done <- c
+	}()
+	select {
+	case c := <-done:
+		if c != good || len(rejected) != 1 || rejected[0] != nil {
+			t.Errorf("Accept returned %v; rejected %v", c, rejected)
+		}
+	case <-time.After(5 * time.Second):
+		blocked.Close()
+		t.Fatal("a connection whose RemoteAddr blocks held up Accept")
+	}
+	select {
+	case <-blocked.closed:
+	default:
+		t.Error("the blocked connection was not closed")
+	}
+}

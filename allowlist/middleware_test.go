@@ -86,13 +86,14 @@ func TestMiddlewareOverLoopback(t *testing.T) {
 		{"edge, other header ignored", edge, CFConnectingIP, "True-Client-IP: 192.0.2.1\r\nX-Forwarded-For: 192.0.2.2\r\n", "200 127.0.0.2 127.0.0.2 false true"},
 		{"True-Client-IP", edge, TrueClientIP, "True-Client-IP: 203.0.113.9\r\nCF-Connecting-IP: 192.0.2.1\r\n", "200 203.0.113.9 127.0.0.2 true true"},
 		{"XFF rightmost untrusted", edge, XForwardedFor, "X-Forwarded-For: 192.0.2.66, 203.0.113.9\r\n", "200 203.0.113.9 127.0.0.2 true true"},
-		{"XFF trusted hops skipped", edge, XForwardedFor, "X-Forwarded-For: 192.0.2.66, 203.0.113.9, 198.51.100.1\r\n", "200 203.0.113.9 127.0.0.2 true true"},
+		{"XFF edge addresses are not skipped", edge, XForwardedFor, "X-Forwarded-For: 192.0.2.66, 203.0.113.9, 198.51.100.1\r\n", "200 198.51.100.1 127.0.0.2 true true"},
 		{"XFF client-injected trusted address", edge, XForwardedFor, "X-Forwarded-For: 198.51.100.1, 203.0.113.9\r\n", "200 203.0.113.9 127.0.0.2 true true"},
-		{"XFF over several lines", edge, XForwardedFor, "X-Forwarded-For: 192.0.2.66\r\nX-Forwarded-For: 203.0.113.9, 198.51.100.1\r\n", "200 203.0.113.9 127.0.0.2 true true"},
+		{"XFF lower-case header name", edge, XForwardedFor, "x-forwarded-for: 192.0.2.66, 203.0.113.9\r\n", "200 203.0.113.9 127.0.0.2 true true"},
+		{"XFF over several lines", edge, XForwardedFor, "X-Forwarded-For: 192.0.2.66, 198.51.100.1\r\nX-Forwarded-For: 203.0.113.9\r\n", "200 203.0.113.9 127.0.0.2 true true"},
 		{"XFF malformed rightmost", edge, XForwardedFor, "X-Forwarded-For: 203.0.113.9, bogus\r\n", "200 127.0.0.2 127.0.0.2 false true"},
-		{"XFF malformed behind a trusted hop", edge, XForwardedFor, "X-Forwarded-For: bogus, 198.51.100.1\r\n", "200 198.51.100.1 127.0.0.2 true true"},
+		{"XFF malformed left of the client", edge, XForwardedFor, "X-Forwarded-For: bogus, 198.51.100.1\r\n", "200 198.51.100.1 127.0.0.2 true true"},
 		{"XFF trailing comma", edge, XForwardedFor, "X-Forwarded-For: 203.0.113.9,\r\n", "200 127.0.0.2 127.0.0.2 false true"},
-		{"XFF all trusted", edge, XForwardedFor, "X-Forwarded-For: 198.51.100.1, 198.51.100.2\r\n", "200 198.51.100.1 127.0.0.2 true true"},
+		{"XFF all edge addresses", edge, XForwardedFor, "X-Forwarded-For: 198.51.100.1, 198.51.100.2\r\n", "200 198.51.100.2 127.0.0.2 true true"},
 		{"PeerOnly ignores headers", edge, PeerOnly, "CF-Connecting-IP: 203.0.113.9\r\nX-Forwarded-For: 203.0.113.9\r\n", "200 127.0.0.2 127.0.0.2 false true"},
 	}
 	for _, tt := range tests {
@@ -193,12 +194,6 @@ func TestMiddlewareNestedAndContextIntact(t *testing.T) {
 	if w.Body.String() != "203.0.113.5" {
 		t.Errorf("nested: %q", w.Body.String())
 	}
-	// The context chain does not grow when the same request is served again.
-	c1 := r.Context().(*clientCtx).Context
-	h.ServeHTTP(httptest.NewRecorder(), r)
-	if r.Context().(*clientCtx).Context != c1 {
-		t.Error("context chain grew")
-	}
 }
 
 func TestMiddlewareAcceptPathAllocs(t *testing.T) {
@@ -207,17 +202,15 @@ func TestMiddlewareAcceptPathAllocs(t *testing.T) {
 	r.RemoteAddr = "[2606:4700::1]:443"
 	r.Header.Set("CF-Connecting-IP", "2001:db8::1")
 	w := httptest.NewRecorder()
+	// One allocation holds the request copy and the context (the issue
+	// allows two; the doc promises one).
 	if n := testing.AllocsPerRun(200, func() { h.ServeHTTP(w, r) }); n > 1 {
-		t.Errorf("accept path allocates %v times, want at most 1", n)
-	}
-	if ClientIP(r) != addr("2001:db8::1") {
-		t.Errorf("ClientIP = %v", ClientIP(r))
+		t.Errorf("accept path allocates %v times, want 1", n)
 	}
 }
 
 // TestMiddlewareHTTP2Concurrent serves many concurrent HTTP/2 requests on
-// one connection, where each handler runs on its own goroutine: -race
-// checks that replacing the request's context in place is safe there.
+// one connection, where each handler runs on its own goroutine.
 func TestMiddlewareHTTP2Concurrent(t *testing.T) {
 	srv := httptest.NewUnstartedServer(Middleware{Trusted: MustParse("127.0.0.1\n")}.Wrap(echoClient))
 	srv.EnableHTTP2 = true
@@ -253,15 +246,22 @@ func TestMiddlewareHTTP2Concurrent(t *testing.T) {
 }
 
 func FuzzClientFromHeader(f *testing.F) {
-	f.Add("203.0.113.9", "192.0.2.1, 198.51.100.1")
-	f.Add("::ffff:1.2.3.4", "bogus,198.51.100.1")
-	f.Add("fe80::1%eth0", ",,")
-	f.Add(" 2001:db8::1 ", "198.51.100.1 , 198.51.100.2")
+	f.Add("203.0.113.9", "192.0.2.1, 198.51.100.1", uint8(0))
+	f.Add("::ffff:1.2.3.4", "bogus,198.51.100.1", uint8(1))
+	f.Add("fe80::1%eth0", ",,", uint8(2))
+	f.Add(" 2001:db8::1 ", "198.51.100.1 , 198.51.100.2", uint8(3))
 	trusted := MustParse("198.51.100.0/24\n")
-	f.Fuzz(func(t *testing.T, single, xff string) {
-		for _, m := range []Middleware{{Trusted: trusted, Header: CFConnectingIP}, {Trusted: trusted, Header: XForwardedFor}} {
+	peer := addr("198.51.100.200")
+	f.Fuzz(func(t *testing.T, single, xff string, hops uint8) {
+		hops %= 4
+		for _, m := range []Middleware{
+			{Trusted: trusted, Header: CFConnectingIP},
+			{Trusted: trusted, Header: XForwardedFor},
+			{Trusted: trusted, Header: XForwardedFor, TrustedProxyCount: int(hops)},
+			{Trusted: trusted, Header: XForwardedFor, TrustedProxies: trusted},
+		} {
 			h := http.Header{"Cf-Connecting-Ip": {single}, "X-Forwarded-For": {xff, single}}
-			ip, ok := m.clientFromHeader(h)
+			ip, ok := m.clientFromHeader(h, peer)
 			if !ok {
 				if ip.IsValid() {
 					t.Fatalf("not believed but returned %v", ip)
@@ -271,19 +271,29 @@ func FuzzClientFromHeader(f *testing.F) {
 			if ip.Zone() != "" || ip.Is4In6() {
 				t.Fatalf("non-canonical client %v", ip)
 			}
-			// The client must be one of the entries, literally.
-			entries := strings.Split(single, ",")
-			if m.Header == XForwardedFor {
-				entries = append(strings.Split(xff, ","), entries...)
-			}
-			found := false
-			for _, e := range entries {
-				if a, err := netip.ParseAddr(strings.TrimSpace(e)); err == nil && a.Unmap() == ip {
-					found = true
+			if m.Header != XForwardedFor {
+				if a, err := netip.ParseAddr(strings.TrimSpace(single)); err != nil || a.Unmap() != ip {
+					t.Fatalf("client %v is not the header's %q", ip, single)
 				}
+				continue
 			}
-			if !found {
-				t.Fatalf("client %v is not an entry of %q / %q", ip, single, xff)
+			// The client is the entry written by the edge: the one just
+			// left of the own proxies' entries, never one further left.
+			entries := append(strings.Split(xff, ","), strings.Split(single, ",")...)
+			var want int
+			switch {
+			case m.TrustedProxies != nil:
+				writer := peer
+				want = len(entries) - 1
+				for m.TrustedProxies.Contains(writer) {
+					writer = addr(strings.TrimSpace(entries[want]))
+					want--
+				}
+			default:
+				want = len(entries) - 1 - m.TrustedProxyCount
+			}
+			if a, err := netip.ParseAddr(strings.TrimSpace(entries[want])); err != nil || a.Unmap() != ip {
+				t.Fatalf("client %v is not entry %d of %q (%+v)", ip, want, entries, m)
 			}
 		}
 	})

@@ -47,10 +47,10 @@ func TestRefresherKeepsLastGoodList(t *testing.T) {
 		{"truncated JSON", status(200, okBody("t", v4, v6)[:100], nil), "malformed answer"},
 		{"empty lists", status(200, okBody("empty", []string{}, []string{}), nil), "no IPv4 prefixes"},
 		{"empty IPv6", status(200, okBody("e6", v4, []string{}), nil), "no IPv6 prefixes"},
-		{"a /0", status(200, okBody("zero", append(v4, "0.0.0.0/0"), v6), nil), "0.0.0.0/0 is broader than /8"},
-		{"a /1 in IPv6", status(200, okBody("one", v4, append(v6, "8000::/1")), nil), "8000::/1 is broader than /16"},
-		{"private range", status(200, okBody("priv", append(v4, "10.1.0.0/16"), v6), nil), "10.1.0.0/16 overlaps reserved range 10.0.0.0/8"},
-		{"documentation range", status(200, okBody("doc", v4, append(v6, "2001:db8:1::/48")), nil), "overlaps reserved range 2001:db8::/32"},
+		{"a /0", status(200, okBody("zero", append(v4, "0.0.0.0/0"), v6), nil), "0.0.0.0/0 is broader than /13"},
+		{"a /1 in IPv6", status(200, okBody("one", v4, append(v6, "8000::/1")), nil), "8000::/1 is broader than /29"},
+		{"private range", status(200, okBody("priv", append(v4, "10.1.0.0/16"), v6), nil), "10.1.0.0/16 overlaps special-purpose range 10.0.0.0/8"},
+		{"documentation range", status(200, okBody("doc", v4, append(v6, "2001:db8:1::/48")), nil), "overlaps special-purpose range 2001:db8::/32"},
 		{"big shrink", status(200, okBody("shrunk", shrunk, v6), nil), "IPv4 shrinks too much"},
 		{"10 MB body", func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, strings.Repeat(" ", 10<<20))
@@ -99,8 +99,17 @@ func TestRefresherUnchangedAndSubscribers(t *testing.T) {
 	v4, v6 := goodLists()
 	api.answer(200, okBody("e1", v4, v6))
 	r := &Refresher{Fetcher: api.fetcher()}
-	var changes []Change
-	cancel := r.Subscribe(func(c Change) { changes = append(changes, c) })
+	var (
+		mu      sync.Mutex
+		changes []Change
+	)
+	delivered := make(chan struct{}, 10)
+	cancel := r.Subscribe(func(c Change) {
+		mu.Lock()
+		changes = append(changes, c)
+		mu.Unlock()
+		delivered <- struct{}{}
+	})
 
 	for range 3 { // one change, then the same etag twice
 		if err := r.Refresh(context.Background()); err != nil {
@@ -112,6 +121,9 @@ func TestRefresherUnchangedAndSubscribers(t *testing.T) {
 	if err := r.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	<-delivered
+	mu.Lock()
+	defer mu.Unlock()
 	if len(changes) != 1 || len(changes[0].Diff.Added) != 1 || changes[0].Diff.Added[0] != pfx("198.41.0.0/24") ||
 		len(changes[0].Diff.Removed) != 0 || changes[0].Old != Cloudflare() || changes[0].New != r.Set() {
 		t.Fatalf("changes = %+v", changes)
@@ -120,11 +132,14 @@ func TestRefresherUnchangedAndSubscribers(t *testing.T) {
 		t.Errorf("etag = %q, want e2", r.Status().ETag)
 	}
 
+	mu.Unlock()
 	cancel()
 	api.answer(200, okBody("e3", v4[1:], v6))
 	if err := r.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	time.Sleep(10 * time.Millisecond)
+	mu.Lock()
 	if len(changes) != 1 {
 		t.Errorf("a cancelled subscriber was called: %d changes", len(changes))
 	}
@@ -144,14 +159,18 @@ func TestRefresherCache(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A restart, with the API down, starts from the disk copy.
+	// A restart, with the API down, loads the disk copy at its first
+	// refresh (never on the request path).
 	api.answer(503, "down")
 	second := &Refresher{Fetcher: api.fetcher(), CachePath: path}
+	if second.Status().Source != EmbeddedSource {
+		t.Fatalf("the cache was read before the first refresh: %+v", second.Status())
+	}
+	if err := second.Refresh(context.Background()); err == nil {
+		t.Fatal("refresh against a down API succeeded")
+	}
 	if !second.Set().Equal(first.Set()) || second.Status().ETag != "cached" || second.Status().Source != api.URL+"/client/v4/ips" {
 		t.Fatalf("restart did not use the cache: %+v", second.Status())
-	}
-	if err := second.Refresh(context.Background()); err == nil || !second.Set().Equal(first.Set()) {
-		t.Fatalf("refresh against a down API: %v", err)
 	}
 	entries, _ := os.ReadDir(filepath.Dir(path))
 	if len(entries) != 1 {
@@ -169,6 +188,7 @@ func TestRefresherCache(t *testing.T) {
 			t.Fatal(err)
 		}
 		third := &Refresher{Fetcher: api.fetcher(), CachePath: path}
+		third.Refresh(context.Background())
 		if third.Set() != Cloudflare() || third.Status().Source != EmbeddedSource {
 			t.Errorf("%s cache was used: %+v", name, third.Status())
 		}
@@ -213,8 +233,8 @@ func TestRefresherRunBacksOff(t *testing.T) {
 		t.Fatal("Run did not recover from failures")
 	}
 	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Errorf("Run returned %v", err)
+	if err := <-done; err != nil {
+		t.Errorf("Run returned %v after a graceful stop", err)
 	}
 	if n := calls.Load(); n != 4 {
 		t.Errorf("%d calls, want 3 failures and 1 success", n)
@@ -224,14 +244,19 @@ func TestRefresherRunBacksOff(t *testing.T) {
 func TestBackoff(t *testing.T) {
 	for failures, base := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 20: time.Minute} {
 		for range 100 {
-			d := backoff(time.Second, time.Minute, failures, errors.New("x"))
+			d, _ := backoff(time.Second, time.Minute, failures, errors.New("x"))
 			if d < base/2 || d > base*3/2 {
 				t.Fatalf("backoff after %d failures = %v, want within ±50%% of %v", failures, d, base)
 			}
 		}
 	}
-	if d := backoff(time.Second, time.Minute, 1, &APIError{StatusCode: 429, RetryAfter: 10 * time.Minute}); d != 10*time.Minute {
-		t.Errorf("Retry-After not honoured: %v", d)
+	if d, ra := backoff(time.Second, time.Hour, 1, &APIError{StatusCode: 429, RetryAfter: 10 * time.Minute}); d != 10*time.Minute || ra != 10*time.Minute {
+		t.Errorf("Retry-After not honoured: %v, %v", d, ra)
+	}
+	// A Retry-After longer than the interval is clamped to it: a server
+	// (or whoever answers for it) cannot stop the refreshes for a year.
+	if d, _ := backoff(time.Second, time.Minute, 1, &APIError{StatusCode: 429, RetryAfter: 365 * 24 * time.Hour}); d != time.Minute {
+		t.Errorf("Retry-After of a year gave a wait of %v, want the interval", d)
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 	"github.com/gaissmai/bart"
 )
 
-// Matcher reports whether an address is trusted. [*Set] and [*Refresher]
+// Matcher reports whether an address is trusted. [Set] and [*Refresher]
 // implement it; so can anything else a caller wants to trust.
 type Matcher interface {
 	Contains(ip netip.Addr) bool
@@ -25,45 +25,68 @@ type Matcher interface {
 // adjacent halves merged. Two Sets of the same addresses are therefore
 // [Set.Equal] whatever lists they were built from.
 //
-// Lookups go to a github.com/gaissmai/bart table (its Fast variant, the
-// quickest to look up). Every IPv4 prefix is indexed twice, also in its
-// IPv4-mapped IPv6 form, so that Contains finds ::ffff:192.0.2.1 with no
-// conversion and stays small enough to be inlined; the table is therefore
-// about twice the size an IPv4-only one would be.
+// An IPv4-mapped IPv6 address (::ffff:192.0.2.1) is the IPv4 address it
+// maps: [Set.Contains] and [Set.Lookup] answer for it exactly as for
+// 192.0.2.1, whatever IPv6 prefixes the set holds (::/0 does not contain
+// it). Lookups go to a github.com/gaissmai/bart table (its Fast variant,
+// the quickest to look up). So that Contains finds ::ffff:192.0.2.1 with
+// no conversion and stays small enough to be inlined, every IPv4 prefix is
+// indexed a second time in its IPv4-mapped form, and an IPv6 prefix that
+// covers ::ffff:0:0/96 (such as ::/0) is indexed as the prefixes that make
+// it up outside that block; the table is therefore larger than an
+// IPv4-only one, by the IPv4 part.
 //
-// The zero value and a nil *Set are empty. A Set is never modified after it
-// is built, so it is safe for any number of goroutines; to change the trusted
-// addresses, build a new Set and swap the pointer (as [Refresher] does).
+// A Set is a value, like [netip.Prefix]: a small handle to data that is
+// never modified after it is built, so copies share it safely and it is
+// safe for any number of goroutines. [Set.UnmarshalText] replaces the
+// handle it is called on and never touches the data other copies hold. To
+// change the trusted addresses, build a new Set and swap it (as [Refresher]
+// does). The zero value is the empty set.
 type Set struct {
-	table    *bart.Fast[struct{}]
-	prefixes []netip.Prefix // canonical: IPv4 first, then by address
+	d *setData
 }
+
+// setData is what a Set holds. It is never modified after build. The
+// table holds the aggregated prefixes, the IPv4-mapped copies of the IPv4
+// ones, and, for the one IPv6 prefix that may cover mapped (the prefixes
+// are disjoint), its parts outside mapped instead of itself. Listing walks
+// the table (bart's sorted order is the canonical one for disjoint
+// prefixes), leaving the copies out and putting cover back in place of its
+// parts.
+type setData struct {
+	table  bart.Fast[struct{}]
+	cover  netip.Prefix // the IPv6 prefix covering mapped, if any
+	n4, n6 int          // aggregated prefixes per family
+}
+
+// mapped is the IPv4-mapped IPv6 block.
+var mapped = netip.MustParsePrefix("::ffff:0:0/96")
 
 // SetFrom builds a Set from prefixes. Every prefix must be valid; host bits
 // are cleared ("192.0.2.1/24" becomes 192.0.2.0/24), IPv4-mapped IPv6
 // prefixes such as ::ffff:192.0.2.0/120 become IPv4, and duplicates and
 // covered prefixes are dropped. An invalid prefix is an error that names its
 // position.
-func SetFrom(prefixes []netip.Prefix) (*Set, error) {
+func SetFrom(prefixes []netip.Prefix) (Set, error) {
 	var errs []error
 	clean := make([]netip.Prefix, 0, len(prefixes))
 	for i, p := range prefixes {
 		c, err := canonical(p)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("allowlist: prefix %d: %w", i, err))
+			errs = append(errs, fmt.Errorf("prefix %d: %w", i, err))
 			continue
 		}
 		clean = append(clean, c)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return Set{}, fmt.Errorf("allowlist: %w", err)
 	}
 	return build(clean), nil
 }
 
 // MustSetFrom is like [SetFrom] but panics on invalid input. It is meant for
 // tests and literals.
-func MustSetFrom(prefixes ...netip.Prefix) *Set {
+func MustSetFrom(prefixes ...netip.Prefix) Set {
 	s, err := SetFrom(prefixes)
 	if err != nil {
 		panic(err)
@@ -76,10 +99,10 @@ func MustSetFrom(prefixes ...netip.Prefix) *Set {
 // a comment to the end of the line. This is the format of Cloudflare's
 // published lists and of [Set.String], so a Set round-trips through files and
 // ConfigMaps. Every bad line is reported, quoted with its line number.
-func Parse(text string) (*Set, error) {
+func Parse(text string) (Set, error) {
 	prefixes, err := parseLines(text)
 	if err != nil {
-		return nil, err
+		return Set{}, fmt.Errorf("allowlist: %w", err)
 	}
 	return build(prefixes), nil
 }
@@ -100,7 +123,7 @@ func parseLines(text string) ([]netip.Prefix, error) {
 		}
 		p, err := parsePrefix(field)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("allowlist: line %d: %w", i+1, err))
+			errs = append(errs, fmt.Errorf("line %d: %w", i+1, err))
 			continue
 		}
 		prefixes = append(prefixes, p)
@@ -110,7 +133,7 @@ func parseLines(text string) ([]netip.Prefix, error) {
 
 // MustParse is like [Parse] but panics on invalid input. It is meant for
 // tests and literals.
-func MustParse(text string) *Set {
+func MustParse(text string) Set {
 	s, err := Parse(text)
 	if err != nil {
 		panic(err)
@@ -146,28 +169,77 @@ func canonical(p netip.Prefix) (netip.Prefix, error) {
 	if !p.IsValid() {
 		return netip.Prefix{}, fmt.Errorf("%q is not a valid prefix", p)
 	}
+	p = p.Masked()
 	if a := p.Addr(); a.Is4In6() {
-		if p.Bits() < 96 {
-			return netip.Prefix{}, fmt.Errorf("%q: an IPv4-mapped prefix must be /96 or longer", p)
-		}
+		// Masked, so /96 or longer: shorter ones clear a bit of the ffff.
 		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
 	}
-	return p.Masked(), nil
+	return p, nil
 }
 
-// build aggregates canonical prefixes and indexes them. It owns prefixes.
-func build(prefixes []netip.Prefix) *Set {
-	prefixes = aggregate(prefixes)
-	t := new(bart.Fast[struct{}])
-	for _, p := range prefixes {
-		t.Insert(p, struct{}{})
-		if p.Addr().Is4() {
+// build aggregates canonical prefixes and indexes them. It owns prefixes,
+// which the Set does not keep.
+func build(prefixes []netip.Prefix) Set {
+	d := &setData{}
+	for _, p := range aggregate(prefixes) {
+		switch {
+		case p.Addr().Is4():
+			d.n4++
+			d.table.Insert(p, struct{}{})
 			// Also as IPv4-mapped IPv6, so that bart finds ::ffff:192.0.2.1
 			// itself and Contains needs no Unmap (and stays inlinable).
-			t.Insert(netip.PrefixFrom(netip.AddrFrom16(p.Addr().As16()), p.Bits()+96), struct{}{})
+			d.table.Insert(netip.PrefixFrom(netip.AddrFrom16(p.Addr().As16()), p.Bits()+96), struct{}{})
+		case p.Bits() <= mapped.Bits() && p.Contains(mapped.Addr()):
+			// Mapped addresses are IPv4: index p less the mapped block.
+			d.n6++
+			d.cover = p
+			for _, q := range appendMinus(nil, p, []netip.Prefix{mapped}) {
+				d.table.Insert(q, struct{}{})
+			}
+		default:
+			d.n6++
+			d.table.Insert(p, struct{}{})
 		}
 	}
-	return &Set{table: t, prefixes: prefixes}
+	return Set{d: d}
+}
+
+// isPart reports whether q, a prefix of the table, is a mapped copy or a
+// part of cover rather than one of the set's prefixes.
+func (d *setData) isPart(q netip.Prefix) bool {
+	return q.Addr().Is4In6() || d.cover.IsValid() && q != d.cover && d.cover.Contains(q.Addr())
+}
+
+// within returns the set's prefixes that lie inside p (p itself included).
+func (s Set) within(p netip.Prefix) iter.Seq[netip.Prefix] {
+	return func(yield func(netip.Prefix) bool) {
+		if s.d == nil {
+			return
+		}
+		c := s.d.cover
+		if c.IsValid() && p.Bits() <= c.Bits() && p.Contains(c.Addr()) {
+			if !yield(c) {
+				return
+			}
+		}
+		for q := range s.d.table.Subnets(p) {
+			if !s.d.isPart(q) && !yield(q) {
+				return
+			}
+		}
+	}
+}
+
+// covers reports whether every address of p is in s.
+func (s Set) covers(p netip.Prefix) bool {
+	if s.d == nil {
+		return false
+	}
+	if c := s.d.cover; c.IsValid() && c.Bits() <= p.Bits() && c.Contains(p.Addr()) {
+		return true
+	}
+	_, _, ok := s.d.table.LookupPrefixLPM(p)
+	return ok
 }
 
 // comparePrefix orders IPv4 before IPv6, then by address, then broader first.
@@ -203,35 +275,50 @@ func aggregate(in []netip.Prefix) []netip.Prefix {
 			out = append(out[:n-2], parent)
 		}
 	}
-	return slices.Clip(out)
+	return out
 }
 
 // Contains reports whether ip is in the set. An IPv4-mapped IPv6 address
-// (::ffff:192.0.2.1) is looked up as IPv4, and a zone is ignored. It does not
-// allocate.
-func (s *Set) Contains(ip netip.Addr) bool {
-	if s == nil || s.table == nil {
+// (::ffff:192.0.2.1) is looked up as the IPv4 address it maps, and a zone
+// is ignored. It does not allocate, and it is inlined.
+func (s Set) Contains(ip netip.Addr) bool {
+	if s.d == nil {
 		return false
 	}
-	return s.table.Contains(ip)
+	return s.d.table.Contains(ip)
 }
 
 // Lookup returns the prefix of the set that contains ip — one of the
-// aggregated prefixes listed by [Set.All] — and whether there is one.
-func (s *Set) Lookup(ip netip.Addr) (netip.Prefix, bool) {
-	if s == nil || s.table == nil || !ip.IsValid() {
+// aggregated prefixes listed by [Set.All] — and whether there is one. Like
+// Contains, it looks an IPv4-mapped address up as IPv4.
+func (s Set) Lookup(ip netip.Addr) (netip.Prefix, bool) {
+	if s.d == nil || !ip.IsValid() {
 		return netip.Prefix{}, false
 	}
 	ip = ip.Unmap().WithZone("")
-	p, _, ok := s.table.LookupPrefixLPM(netip.PrefixFrom(ip, ip.BitLen()))
+	p, _, ok := s.d.table.LookupPrefixLPM(netip.PrefixFrom(ip, ip.BitLen()))
+	if ok && s.d.isPart(p) {
+		p = s.d.cover // IPv4 addresses are unmapped, so a part of cover
+	}
 	return p, ok
 }
 
 // All returns the set's prefixes in canonical order: IPv4 before IPv6, then
 // by address.
-func (s *Set) All() iter.Seq[netip.Prefix] {
+func (s Set) All() iter.Seq[netip.Prefix] {
 	return func(yield func(netip.Prefix) bool) {
-		for _, p := range s.list() {
+		if s.d == nil {
+			return
+		}
+		coverDone := false
+		for p := range s.d.table.AllSorted() {
+			if s.d.isPart(p) {
+				if p.Addr().Is4In6() || coverDone {
+					continue
+				}
+				// The first part of cover in order starts where cover does.
+				p, coverDone = s.d.cover, true
+			}
 			if !yield(p) {
 				return
 			}
@@ -239,44 +326,57 @@ func (s *Set) All() iter.Seq[netip.Prefix] {
 	}
 }
 
-// Prefixes returns a copy of the set's prefixes in the order of [Set.All].
-func (s *Set) Prefixes() []netip.Prefix {
-	return slices.Clone(s.list())
+// Prefixes returns the set's prefixes in the order of [Set.All], in a slice
+// of the caller's own.
+func (s Set) Prefixes() []netip.Prefix {
+	return s.list()
 }
 
 // Len returns the number of prefixes in the set after aggregation.
-func (s *Set) Len() int { return len(s.list()) }
+func (s Set) Len() int { return s.Len4() + s.Len6() }
 
 // Len4 returns the number of IPv4 prefixes in the set.
-func (s *Set) Len4() int {
-	n, _ := slices.BinarySearchFunc(s.list(), true, func(p netip.Prefix, _ bool) int {
-		if p.Addr().Is4() {
-			return -1
-		}
-		return 1
-	})
-	return n
+func (s Set) Len4() int {
+	if s.d == nil {
+		return 0
+	}
+	return s.d.n4
 }
 
 // Len6 returns the number of IPv6 prefixes in the set.
-func (s *Set) Len6() int { return s.Len() - s.Len4() }
+func (s Set) Len6() int {
+	if s.d == nil {
+		return 0
+	}
+	return s.d.n6
+}
 
-func (s *Set) list() []netip.Prefix {
-	if s == nil {
+// list returns the set's prefixes in canonical order, newly collected.
+func (s Set) list() []netip.Prefix {
+	if s.Len() == 0 {
 		return nil
 	}
-	return s.prefixes
+	out := make([]netip.Prefix, 0, s.Len())
+	for p := range s.All() {
+		out = append(out, p)
+	}
+	return out
 }
 
 // Equal reports whether s and o hold the same addresses.
-func (s *Set) Equal(o *Set) bool {
+func (s Set) Equal(o Set) bool {
 	return slices.Equal(s.list(), o.list())
 }
 
 // Union returns a Set of the addresses in s or in o.
-func (s *Set) Union(o *Set) *Set {
+func (s Set) Union(o Set) Set {
 	all := make([]netip.Prefix, 0, s.Len()+o.Len())
-	all = append(append(all, s.list()...), o.list()...)
+	for p := range s.All() {
+		all = append(all, p)
+	}
+	for p := range o.All() {
+		all = append(all, p)
+	}
 	return build(all)
 }
 
@@ -307,32 +407,22 @@ func (d Diff) String() string {
 // Diff reports the addresses that newer adds to s and those it removes,
 // address by address: 192.0.2.0/24 replaced by 192.0.2.0/25 is the removal of
 // 192.0.2.128/25, not of a /24 and the addition of a /25.
-func (s *Set) Diff(newer *Set) Diff {
+func (s Set) Diff(newer Set) Diff {
 	return Diff{Added: subtract(newer, s), Removed: subtract(s, newer)}
 }
 
 // subtract returns the addresses of a that are not in b, aggregated.
-func subtract(a, b *Set) []netip.Prefix {
+func subtract(a, b Set) []netip.Prefix {
 	var out []netip.Prefix
-	for _, p := range a.list() {
+	for p := range a.All() {
 		if b.Len() == 0 {
 			out = append(out, p)
 			continue
 		}
-		if _, _, covered := b.table.LookupPrefixLPM(p); covered {
+		if b.covers(p) {
 			continue
 		}
-		holes := slices.Collect(func(yield func(netip.Prefix) bool) {
-			for q := range b.table.Subnets(p) {
-				if q.Addr().Is4In6() {
-					continue // the mapped copy of an IPv4 prefix
-				}
-				if !yield(q) {
-					return
-				}
-			}
-		})
-		out = appendMinus(out, p, holes)
+		out = appendMinus(out, p, slices.Collect(b.within(p)))
 	}
 	return out
 }
@@ -380,9 +470,9 @@ func upperHalf(p netip.Prefix) netip.Addr {
 
 // String returns the set one prefix per line, in canonical order, each line
 // ending in a newline: the format [Parse] reads.
-func (s *Set) String() string {
+func (s Set) String() string {
 	var b strings.Builder
-	for _, p := range s.list() {
+	for p := range s.All() {
 		b.WriteString(p.String())
 		b.WriteByte('\n')
 	}
@@ -390,19 +480,21 @@ func (s *Set) String() string {
 }
 
 // MarshalText implements [encoding.TextMarshaler] with the format of
-// [Set.String].
-func (s *Set) MarshalText() ([]byte, error) {
+// [Set.String]. It has a value receiver, so a Set field of a struct
+// marshals as its text whether or not the struct is addressable.
+func (s Set) MarshalText() ([]byte, error) {
 	return []byte(s.String()), nil
 }
 
 // UnmarshalText implements [encoding.TextUnmarshaler] with the format of
-// [Parse]. It is meant for decoding into a fresh Set; a Set that is
-// already shared must not be decoded into.
+// [Parse]. It makes s refer to a newly built Set; the Set s referred to
+// before, which others may share (such as [Cloudflare]'s), is not touched.
+// On error s is left as it was.
 func (s *Set) UnmarshalText(text []byte) error {
 	n, err := Parse(string(text))
 	if err != nil {
 		return err
 	}
-	*s = *n
+	*s = n
 	return nil
 }

@@ -53,11 +53,11 @@ func TestSetFromCanonicalises(t *testing.T) {
 }
 
 func TestSetFromRejects(t *testing.T) {
-	_, err := SetFrom([]netip.Prefix{{}, pfx("192.0.2.0/24"), pfx("::ffff:0.0.0.0/95")})
+	_, err := SetFrom([]netip.Prefix{{}, pfx("192.0.2.0/24"), netip.PrefixFrom(addr("192.0.2.1"), 33)})
 	if err == nil {
 		t.Fatal("SetFrom accepted invalid prefixes")
 	}
-	for _, want := range []string{"prefix 0:", "prefix 2:", "::ffff:0.0.0.0/95"} {
+	for _, want := range []string{"prefix 0:", "prefix 2:"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
@@ -102,8 +102,7 @@ func TestParseErrors(t *testing.T) {
 
 func TestZeroSet(t *testing.T) {
 	var z Set
-	var n *Set
-	for _, s := range []*Set{&z, n} {
+	for _, s := range []Set{z, {}} {
 		if s.Contains(addr("192.0.2.1")) || s.Len() != 0 || s.String() != "" {
 			t.Errorf("empty set misbehaves: %v", s)
 		}
@@ -272,7 +271,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text string) {
 		s, err := Parse(text)
 		if err != nil {
-			if s != nil {
+			if s.d != nil {
 				t.Fatal("Parse returned a set and an error")
 			}
 			return

@@ -18,7 +18,7 @@ var sink int
 // hits. There is one per structure, each calling its method directly as a
 // user would, so that no indirect call of the harness is timed.
 
-func loopSet(s *allowlist.Set, probes []netip.Addr, n int) (hits int) {
+func loopSet(s allowlist.Set, probes []netip.Addr, n int) (hits int) {
 	for i := range n {
 		if s.Contains(probes[i&(numProbes-1)]) {
 			hits++

@@ -34,7 +34,7 @@ type dataset struct {
 	// prefixes is what every structure holds: the Set's aggregated list.
 	prefixes []netip.Prefix
 
-	set    *allowlist.Set
+	set    allowlist.Set
 	lite   *bart.Lite
 	fast   *bart.Fast[struct{}]
 	table  *bart.Table[struct{}]

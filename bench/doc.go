@@ -16,17 +16,27 @@
 // # Middleware
 //
 // BenchmarkAccept measures the accept path of [allowlist.Middleware]
-// against a bare handler and against the common hand-rolled way (parse
+// against a bare handler, against the common hand-rolled way (parse
 // RemoteAddr, scan a []*net.IPNet, split X-Forwarded-For, store the client
-// in the context).
+// in the context) and against github.com/realclientip/realclientip-go
+// v1.0.0's extraction (its SingleIPHeaderStrategy for CF-Connecting-IP,
+// admission by the same Set, the client stored in the context as its
+// README does).
+//
+// # Building
+//
+// BenchmarkBuild builds a Set of 1M BGP-shaped prefixes with SetFrom
+// against inserting the same raw prefixes into a bart.Fast.
 //
 // # Targets
 //
-// TestContainsTarget and TestAcceptTarget check the targets as ratios
-// measured in the same run, best of several interleaved rounds, so that they
-// hold on a noisy machine: Set.Contains within 1.1x of the fastest raw bart
-// table with no allocation, and the middleware's accept path at most one
-// allocation over the bare handler and faster than the hand-rolled way.
+// TestContainsTarget, TestAcceptTarget and TestBuildTarget check the
+// targets as ratios measured in the same run, best of several interleaved
+// rounds, so that they hold on a noisy machine: Set.Contains within 1.1x
+// of the fastest raw bart table with no allocation; the middleware's
+// accept path at most two allocations over the bare handler (it takes
+// one) and faster than both the hand-rolled way and realclientip; building
+// 1M prefixes within 2x the time and 1.5x the memory of bart.Fast.
 //
 // Run the comparison with
 //

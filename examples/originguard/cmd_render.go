@@ -145,9 +145,10 @@ func (c *cli) loadEdge(ctx context.Context, s *spec, dir, api string) ([]netip.P
 		// The file becomes every layer's idea of "the edge": a tampered or
 		// mistaken one (0.0.0.0/0, a private range, one family missing)
 		// must not open every layer at once. allowlist's Guard judges it as
-		// it judges a fetched list; a load balancer's own addresses belong
-		// in nodes.balancer, not here.
-		if err := (allowlist.Guard{}).Check(nil, set); err != nil {
+		// it judges a fetched list, but lets a file hold part of the list
+		// (AllowShrink); a load balancer's own addresses belong in
+		// nodes.balancer, not here.
+		if err := (allowlist.Guard{AllowShrink: true}).Check(set); err != nil {
 			return nil, "", fmt.Errorf("edge.file %s is refused as an edge list: %w", path, err)
 		}
 		return set.Prefixes(), fmt.Sprintf("%d IPv4 + %d IPv6 prefixes from %s", set.Len4(), set.Len6(), filepath.ToSlash(s.Edge.File)), nil
@@ -162,7 +163,7 @@ func (c *cli) loadEdge(ctx context.Context, s *spec, dir, api string) ([]netip.P
 	if err != nil {
 		return nil, "", fmt.Errorf("edge source fetch: %w", err)
 	}
-	if err := (allowlist.Guard{}).Check(allowlist.Cloudflare(), set); err != nil {
+	if err := (allowlist.Guard{}).Check(set); err != nil { // against the embedded list
 		return nil, "", fmt.Errorf("edge source fetch: the live list is refused: %w", err)
 	}
 	return set.Prefixes(), fmt.Sprintf("%d IPv4 + %d IPv6 Cloudflare ranges, fetched from %s (etag %q)",
