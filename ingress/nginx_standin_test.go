@@ -1,3 +1,5 @@
+//go:build linux
+
 package ingress_test
 
 import (
@@ -18,7 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/originguard/originguard/ingress"
-	"github.com/originguard/originguard/internal/testbed"
+	"github.com/originguard/originguard/internal/testbed/netns"
 )
 
 // This file is a STAND-IN, not ingress-nginx: Debian's nginx (the same
@@ -96,7 +98,7 @@ func standInConfig(dir, listen string, cm map[string]string, ann map[string]stri
 // origin is nginx in a namespace reached by an edge proxy (192.0.2.10, in
 // the edge 192.0.2.0/24) and by a direct client (198.51.100.7, outside it).
 type origin struct {
-	edge, direct *testbed.Netns
+	edge, direct *netns.Namespace
 }
 
 const (
@@ -107,10 +109,10 @@ const (
 
 func startOrigin(t *testing.T, nginx, conf string, dir string) *origin {
 	t.Helper()
-	srv := testbed.NewNetns(t, "origin")
-	o := &origin{edge: testbed.NewNetns(t, "edge"), direct: testbed.NewNetns(t, "direct")}
-	testbed.Link(t, srv, []netip.Prefix{netip.MustParsePrefix(originEdgeAddr + "/24")}, o.edge, []netip.Prefix{netip.MustParsePrefix("192.0.2.10/24")})
-	testbed.Link(t, srv, []netip.Prefix{netip.MustParsePrefix(originDirectAddr + "/24")}, o.direct, []netip.Prefix{netip.MustParsePrefix("198.51.100.7/24")})
+	srv := netns.New(t, "origin")
+	o := &origin{edge: netns.New(t, "edge"), direct: netns.New(t, "direct")}
+	netns.Link(t, srv, []netip.Prefix{netip.MustParsePrefix(originEdgeAddr + "/24")}, o.edge, []netip.Prefix{netip.MustParsePrefix("192.0.2.10/24")})
+	netns.Link(t, srv, []netip.Prefix{netip.MustParsePrefix(originDirectAddr + "/24")}, o.direct, []netip.Prefix{netip.MustParsePrefix("198.51.100.7/24")})
 	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +158,7 @@ func startOrigin(t *testing.T, nginx, conf string, dir string) *origin {
 // get sends GET / from the namespace to the origin with a CF-Connecting-IP
 // header (when not empty) and returns the status and the address nginx
 // judged.
-func get(t *testing.T, from *testbed.Netns, to, cfConnectingIP string) (status int, judged string) {
+func get(t *testing.T, from *netns.Namespace, to, cfConnectingIP string) (status int, judged string) {
 	t.Helper()
 	err := from.Do(func() error {
 		c, err := net.DialTimeout("tcp", net.JoinHostPort(to, strconv.Itoa(standInPort)), 5*time.Second)
