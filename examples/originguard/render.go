@@ -361,10 +361,34 @@ func writeDir(dir, header string, layers []layer) ([]string, error) {
 	}
 	var names []string
 	for name, text := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), text, 0o644); err != nil {
+		if err := writeFile(filepath.Join(dir, name), text); err != nil {
 			return nil, err
 		}
 		names = append(names, name)
 	}
 	return names, nil
+}
+
+// writeFile replaces path with text atomically: a reader (kubectl, a GitOps
+// agent, a node's loader) sees the old file or the new one, never half of
+// one, and a symbolic link at path is replaced, not followed.
+func writeFile(path string, text []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(text)
+	if errC := f.Close(); err == nil {
+		err = errC
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }

@@ -163,6 +163,22 @@ func TestRenderIPTablesWithoutCalico(t *testing.T) {
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("files (-want +got):\n%s", diff)
 	}
+	// A symbolic link where a layer's file goes is replaced, not followed.
+	victim := filepath.Join(t.TempDir(), "victim")
+	os.WriteFile(victim, []byte("keep"), 0o644)
+	os.Remove(filepath.Join(dir, "ingress.yaml"))
+	if err := os.Symlink(victim, filepath.Join(dir, "ingress.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCLIOrErr(t, "render", "-f", path, "-out", dir); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep" {
+		t.Error("render wrote through a symbolic link")
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, "ingress.yaml")); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("ingress.yaml is not a regular file: %v", err)
+	}
 	// Rendering into a directory that holds an earlier rendering removes
 	// the files this one does not write, so none looks current when stale.
 	if _, err := runCLIOrErr(t, "render", "-out", dir); err != nil {
