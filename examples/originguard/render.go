@@ -191,7 +191,9 @@ func render(s *spec, edge []netip.Prefix) ([]layer, error) {
 	wrap("calico (host policy)", calico.Validate())
 	if s.Ingress != nil {
 		is = s.ingressSpec(edge)
-		wrap("ingress", is.Validate())
+		if err := is.Validate(); err != nil {
+			wrap("ingress", s.locateIngress(err))
+		}
 	}
 	backend := s.backend()
 	if backend != "" {

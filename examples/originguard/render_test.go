@@ -237,7 +237,9 @@ func TestRenderBadSpec(t *testing.T) {
 		{"second document", []string{"  log: false", "  log: false\n---\ncluster:\n  networks: []"}, []string{"cluster:\n  networks: []"},
 			[]string{"a second YAML document"}},
 		{"package validation", []string{"  hosts: [shop.example.com]", "  hosts: [shop.example.com, \"bad host!\"]"},
-			nil, []string{"the spec does not make a valid defence", "ingress:", "bad host!"}},
+			[]string{"bad host!"}, []string{"the spec does not make a valid defence", `ingress.hosts.1: Hosts[1] "bad host!"`}},
+		{"namespace name", []string{"  namespace: shop", "  namespace: Shop"}, []string{"namespace: Shop"},
+			[]string{`ingress.namespace: "Shop" is not a namespace name`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bad := string(sampleSpec)

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/originguard/originguard/firewall"
 	"github.com/originguard/originguard/ingress"
@@ -29,6 +30,11 @@ type spec struct {
 	Secrets    secretsSpec     `yaml:"secrets"`
 	Nodes      nodesSpec       `yaml:"nodes"`
 	Calico     calicoSpec      `yaml:"calico"`
+
+	// file and root are where the spec came from, for errors found later
+	// (by the packages' Validate) to name their line too.
+	file string
+	root *yaml.Node
 }
 
 type clusterSpec struct {
@@ -184,6 +190,7 @@ func parseSpec(name string, data []byte) (*spec, error) {
 	if err := s.check(name, &root); err != nil {
 		return nil, err
 	}
+	s.file, s.root = name, &root
 	return &s, nil
 }
 
@@ -259,6 +266,8 @@ func (s *spec) check(name string, root *yaml.Node) error {
 	for i, ns := range s.Namespaces {
 		if ns.Name == "" {
 			bad("a namespace needs a name", "namespaces", strconv.Itoa(i))
+		} else if msgs := validation.IsDNS1123Label(ns.Name); len(msgs) > 0 {
+			bad(fmt.Sprintf("%q is not a namespace name: %s", ns.Name, strings.Join(msgs, "; ")), "namespaces", strconv.Itoa(i), "name")
 		} else if seen[ns.Name] {
 			bad(fmt.Sprintf("%q is listed twice", ns.Name), "namespaces", strconv.Itoa(i), "name")
 		}
@@ -274,8 +283,15 @@ func (s *spec) check(name string, root *yaml.Node) error {
 			}
 			bad(fmt.Sprintf("%q is not one of %s", in.Controller, strings.Join(names, ", ")), "ingress", "controller")
 		}
+		if in.Namespace == "" {
+			bad("required: the namespace of the routing objects, the Secrets and the backend", "ingress", "namespace")
+		} else if msgs := validation.IsDNS1123Label(in.Namespace); len(msgs) > 0 {
+			bad(fmt.Sprintf("%q is not a namespace name: %s", in.Namespace, strings.Join(msgs, "; ")), "ingress", "namespace")
+		}
 		if in.ControllerNamespace == "" {
 			bad("required: the namespace the controller's pods run in", "ingress", "controllerNamespace")
+		} else if msgs := validation.IsDNS1123Label(in.ControllerNamespace); len(msgs) > 0 {
+			bad(fmt.Sprintf("%q is not a namespace name: %s", in.ControllerNamespace, strings.Join(msgs, "; ")), "ingress", "controllerNamespace")
 		}
 		if len(in.ControllerPods) == 0 {
 			bad("required: labels that select the controller's pods (an empty selector would open every pod to the edge)", "ingress", "controllerPods")
@@ -335,4 +351,65 @@ func (s *spec) backend() firewall.Backend {
 		return firewall.NFTables
 	}
 	return firewall.Backend(s.Nodes.Firewall)
+}
+
+// ingressFields maps package ingress's Spec fields to the spec's paths.
+var ingressFields = map[string][]string{
+	"Controller":        {"ingress", "controller"},
+	"Name":              {"ingress", "name"},
+	"Namespace":         {"ingress", "namespace"},
+	"Hosts":             {"ingress", "hosts"},
+	"Edge":              {"edge"},
+	"ClientIPHeader":    {"ingress", "clientIPHeader"},
+	"TLSSecret":         {"secrets", "originCert"},
+	"OriginPullCA":      {"secrets", "originPullCA"},
+	"Backend":           {"ingress", "backend"},
+	"Backend.Name":      {"ingress", "backend", "service"},
+	"Backend.Port":      {"ingress", "backend", "port"},
+	"ClassName":         {"ingress", "className"},
+	"ControllerService": {"ingress", "controllerService"},
+	"ControllerConfig":  {"ingress", "controllerConfig"},
+	"SourceRangeLimit":  {"ingress", "sourceRangeLimit"},
+}
+
+var fieldIndex = regexp.MustCompile(`^([A-Za-z.]+?)(?:\[(\d+)\])?(?:\..*)?$`)
+
+// locateIngress rewrites package ingress's field errors as the spec's
+// fields with their lines: "Hosts[1]" becomes "line 46: ingress.hosts.1".
+// Validate's error wraps ErrInvalidSpec and the joined field errors.
+func (s *spec) locateIngress(err error) error {
+	var out []error
+	var walk func(error)
+	walk = func(e error) {
+		if m, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, e := range m.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		if e == ingress.ErrInvalidSpec {
+			return
+		}
+		fe, ok := e.(*ingress.FieldError)
+		if !ok {
+			out = append(out, e)
+			return
+		}
+		path, known := ingressFields[fe.Field]
+		if m := fieldIndex.FindStringSubmatch(fe.Field); !known && m != nil {
+			if path, known = ingressFields[m[1]]; known && m[2] != "" {
+				path = append(slices.Clip(path), m[2])
+			}
+		}
+		if !known || s.root == nil {
+			out = append(out, fe)
+			return
+		}
+		out = append(out, fmt.Errorf("%s line %d: %s: %s", s.file, lineOf(s.root, path...), strings.Join(path, "."), fe))
+	}
+	walk(err)
+	if len(out) == 0 {
+		return err
+	}
+	return errors.Join(out...)
 }
