@@ -122,3 +122,54 @@ func TestAllowedSpeed(t *testing.T) {
 		t.Errorf("matrix took %v, want at most 2s", took)
 	}
 }
+
+// Allowed under Kubernetes semantics allocates at most the closure that
+// walks the index.
+func TestAllowedAllocs(t *testing.T) {
+	nps, podAt := scaleWorld(1_000, 100)
+	ev, err := NewEvaluator(Network{Objects: Objects{NetworkPolicies: nps}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := Flow{From: podAt(7), To: podAt(13), Protocol: TCP, Port: 8003}
+	if n := testing.AllocsPerRun(100, func() { ev.Allowed(f) }); n > 2 {
+		t.Errorf("Allowed: %v allocs, want at most 2", n)
+	}
+}
+
+// An Evaluator is safe for concurrent use: every goroutine gets the
+// verdicts one goroutine gets.
+func TestEvaluatorConcurrent(t *testing.T) {
+	nps, podAt := scaleWorld(500, 20)
+	for _, sem := range []Semantics{Kubernetes, Calico} {
+		ev, err := NewEvaluator(Network{Objects: Objects{NetworkPolicies: nps}, Semantics: sem})
+		if err != nil {
+			t.Fatal(err)
+		}
+		flows := make([]Flow, 200)
+		want := make([]bool, len(flows))
+		for i := range flows {
+			flows[i] = Flow{From: podAt(i * 3), To: podAt(i*5 + 1), Protocol: TCP, Port: uint16(8000 + i%10)}
+			want[i] = ev.Allowed(flows[i])
+		}
+		done := make(chan error)
+		for g := range 8 {
+			go func() {
+				for i := range flows {
+					j := (i + g*17) % len(flows)
+					v, err := ev.Explain(flows[j])
+					if err != nil || v.Allowed != want[j] || ev.Allowed(flows[j]) != want[j] {
+						done <- fmt.Errorf("%s: flow %d: %v %v", sem, j, v.Allowed, err)
+						return
+					}
+				}
+				done <- nil
+			}()
+		}
+		for range 8 {
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}
+	}
+}

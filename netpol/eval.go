@@ -104,7 +104,8 @@ type Evaluator struct {
 // NewEvaluator checks and indexes c. It fails, naming the object and
 // field, on what it cannot evaluate rather than guess: a selector outside
 // Calico's grammar, a cidr or net that does not parse, a Calico rule
-// matching HTTP or a Service, an unknown action.
+// matching HTTP or a Service, an unknown action; and on Calico objects
+// under [Kubernetes] semantics, which would ignore them.
 func NewEvaluator(c Network) (*Evaluator, error) {
 	var p problems
 	e := &Evaluator{sem: c.Semantics, kube: map[string][]*kubePolicy{}}
@@ -127,6 +128,10 @@ func NewEvaluator(c Network) (*Evaluator, error) {
 	}
 	if e.sem == Calico {
 		e.cal = compileCalico(c, e.kube, p.add)
+	} else if o := c.Objects; len(o.Tiers)+len(o.GlobalNetworkSets)+len(o.NetworkSets)+len(o.GlobalNetworkPolicies)+
+		len(o.CalicoNetworkPolicies)+len(o.HostEndpoints)+len(c.Profiles) > 0 {
+		// Ignoring them would judge flows they stop as passing.
+		p.add("Calico objects under %s semantics, which would ignore them: set Network.Semantics to %q, or leave them out", e.sem, Calico)
 	}
 	if err := p.err(); err != nil {
 		return nil, err
@@ -170,6 +175,9 @@ const (
 	// ReasonEndpointToHost: Felix's DefaultEndpointToHostAction for a pod
 	// reaching its own node.
 	ReasonEndpointToHost Reason = "endpoint to host"
+	// ReasonNoMatch: untracked or pre-DNAT policy applied and no rule
+	// matched; the packet goes on to the next point (not a decision).
+	ReasonNoMatch Reason = "no rule matched, goes on"
 	// ReasonOverlay: Felix's own allowance for its overlay (VXLAN, IPIP,
 	// WireGuard) between cluster hosts, ahead of host endpoint policy.
 	ReasonOverlay Reason = "felix overlay"
@@ -181,8 +189,9 @@ type Step struct {
 	// endpoint node-1-eth0 (pre-DNAT)".
 	Point   string
 	Allowed bool
-	// Final is false for a point that let the flow go on undecided
-	// (pre-DNAT or untracked policy that no rule matched, or a Pass).
+	// Final is false for a point that let the flow go on undecided:
+	// untracked or pre-DNAT policy that no rule matched, or an untracked
+	// allow, which does not carry forwarded traffic.
 	Final  bool
 	Reason Reason
 	// Policy is "NetworkPolicy ns/name", "GlobalNetworkPolicy name" or
@@ -199,6 +208,7 @@ type Step struct {
 	Logged []string
 }
 
+// String renders s on one line (and one more per Log rule met).
 func (s Step) String() string {
 	var b strings.Builder
 	verdict := "deny"

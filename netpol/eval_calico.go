@@ -36,8 +36,10 @@ type calicoModel struct {
 type ctier struct {
 	name     string
 	order    *float64
-	pass     bool // default action Pass
-	policies []*cpolicy
+	pass     bool                  // default action Pass
+	policies []*cpolicy            // in order
+	global   []*cpolicy            // the global ones, in order
+	byNS     map[string][]*cpolicy // the namespaced ones by namespace, in order
 }
 
 type cpolicy struct {
@@ -55,6 +57,7 @@ type cpolicy struct {
 	untracked bool
 	forward   bool // applyOnForward
 	kube      *kubePolicy
+	rank      int // in its tier's order
 }
 
 type crule struct {
@@ -151,7 +154,7 @@ func compileCalico(c Network, kube map[string][]*kubePolicy, bad func(string, ..
 		return t
 	}
 	selector := func(at, s string) Selector {
-		sel, err := ParseSelector(s)
+		sel, err := parseSelector(s)
 		if err != nil {
 			bad("%s: %v", at, err)
 		}
@@ -234,6 +237,15 @@ func compileCalico(c Network, kube map[string][]*kubePolicy, bad func(string, ..
 			}
 			return strings.Compare(a.sortName, b.sortName)
 		})
+		t.byNS = map[string][]*cpolicy{}
+		for i, p := range t.policies {
+			p.rank = i
+			if p.namespace == "" {
+				t.global = append(t.global, p)
+			} else {
+				t.byNS[p.namespace] = append(t.byNS[p.namespace], p)
+			}
+		}
 		m.tiers = append(m.tiers, t)
 	}
 	slices.SortFunc(m.tiers, func(a, b *ctier) int {
@@ -607,6 +619,12 @@ type pkt struct {
 }
 
 func (m *calicoModel) packet(f Flow, src, dst Endpoint, port uint16) *pkt {
+	if dst.Host && len(dst.Ports) == 0 {
+		// A host's named ports are its host endpoint's spec.ports.
+		if h := m.hep(dst.Node, dst); h != nil {
+			dst.Ports = h.ports
+		}
+	}
 	return &pkt{src: src, dst: dst, f: f, port: port, srcIDs: m.idents(src), dstIDs: m.idents(dst)}
 }
 
@@ -731,8 +749,20 @@ func (m *calicoModel) chain(point string, kind chainKind, self Endpoint, hepLabe
 	for _, t := range m.tiers {
 		tierApplied := false
 		passed := false
+		// The tier's global policies and those of self's namespace, merged
+		// in order; host endpoints meet global policies only.
+		global, local := t.global, []*cpolicy(nil)
+		if kind == chainWorkload {
+			local = t.byNS[self.Namespace]
+		}
 	policies:
-		for _, p := range t.policies {
+		for len(global) > 0 || len(local) > 0 {
+			var p *cpolicy
+			if len(local) == 0 || len(global) > 0 && global[0].rank < local[0].rank {
+				p, global = global[0], global[1:]
+			} else {
+				p, local = local[0], local[1:]
+			}
 			switch kind {
 			case chainUntracked:
 				if !p.untracked {
@@ -897,18 +927,27 @@ func (m *calicoModel) hostLocal(h *chep, self Endpoint, k *pkt, ingress bool) []
 		return []Step{{Point: point, Final: true, Allowed: true, Reason: ReasonFailsafe, Rule: -1}}
 	}
 	var steps []Step
-	self.Labels = h.labels
-	if h.iface != "*" {
-		s, decided, _ := m.chain(point+" (untracked)", chainUntracked, self, h.labels, k, ingress)
-		if decided {
-			return append(steps, s)
+	// goesOn records an untracked or pre-DNAT chain that applied and let
+	// the packet go on undecided.
+	goesOn := func(s Step, applied bool) {
+		if applied {
+			s.Final, s.Allowed, s.Reason = false, true, ReasonNoMatch
+			steps = append(steps, s)
 		}
 	}
-	if ingress {
-		s, decided, _ := m.chain(point+" (pre-DNAT)", chainPreDNAT, self, h.labels, k, ingress)
+	if h.iface != "*" {
+		s, decided, applied := m.chain(point+" (untracked)", chainUntracked, self, h.labels, k, ingress)
 		if decided {
 			return append(steps, s)
 		}
+		goesOn(s, applied)
+	}
+	if ingress {
+		s, decided, applied := m.chain(point+" (pre-DNAT)", chainPreDNAT, self, h.labels, k, ingress)
+		if decided {
+			return append(steps, s)
+		}
+		goesOn(s, applied)
 	}
 	s, decided, applied := m.chain(point, chainHost, self, h.labels, k, ingress)
 	if decided {
@@ -924,28 +963,53 @@ func (m *calicoModel) hostLocal(h *chep, self Endpoint, k *pkt, ingress bool) []
 
 // forwarded judges forwarded traffic at host endpoint h: untracked and
 // pre-DNAT policy (ingress), then applyOnForward policy.
-func (m *calicoModel) forwarded(h *chep, k *pkt, preDNAT *pkt, ingress bool) Step {
+func (m *calicoModel) forwarded(h *chep, k *pkt, preDNAT *pkt, ingress bool) []Step {
 	point := fmt.Sprintf("%s of host endpoint %s (forwarded)", dirWord(ingress), h.name)
 	self := Endpoint{Host: true, Node: h.node, Labels: h.labels}
+	var steps []Step
 	if ingress {
 		if preDNAT == nil {
 			preDNAT = k
 		}
 		if h.iface != "*" {
-			if s, decided, _ := m.chain(point+" (untracked)", chainUntracked, self, h.labels, preDNAT, true); decided && !s.Allowed {
-				return s
+			s, decided, applied := m.chain(point+" (untracked)", chainUntracked, self, h.labels, preDNAT, true)
+			switch {
+			case decided && !s.Allowed:
+				return append(steps, s)
+			case decided || applied:
+				// An untracked allow does not carry forwarded traffic (the
+				// reply finds no connection), so the packet goes on.
+				s.Final, s.Allowed = false, true
+				if !decided {
+					s.Reason = ReasonNoMatch
+				}
+				steps = append(steps, s)
 			}
 		}
-		if s, decided, _ := m.chain(point+" (pre-DNAT)", chainPreDNAT, self, h.labels, preDNAT, true); decided {
-			return s
+		s, decided, applied := m.chain(point+" (pre-DNAT)", chainPreDNAT, self, h.labels, preDNAT, true)
+		if decided {
+			return append(steps, s)
+		}
+		if applied {
+			s.Final, s.Allowed, s.Reason = false, true, ReasonNoMatch
+			steps = append(steps, s)
 		}
 	}
 	s, decided, _ := m.chain(point, chainForward, self, h.labels, k, ingress)
-	if decided {
-		return s
+	if !decided {
+		s.Allowed, s.Reason = true, ReasonForwardDefault
 	}
-	s.Allowed, s.Reason = true, ReasonForwardDefault
-	return s
+	return append(steps, s)
+}
+
+// addAll adds steps until one denies.
+func addAll(add func(Step) bool, steps []Step) bool {
+	for _, s := range steps {
+		if !add(s) {
+			return false
+		}
+	}
+	return true
 }
 
 func sameNode(a, b Endpoint) bool {
@@ -1016,7 +1080,7 @@ func (m *calicoModel) explain(f Flow, add func(Step) bool) {
 		return
 	case src.IsPod() && !sameNode(src, arrive):
 		if h := m.hep(src.Node, src); h != nil {
-			if !add(m.forwarded(h, m.packet(f, src, dst, f.Port), nil, false)) {
+			if !addAll(add, m.forwarded(h, m.packet(f, src, dst, f.Port), nil, false)) {
 				return
 			}
 		}
@@ -1030,15 +1094,15 @@ func (m *calicoModel) explain(f Flow, add func(Step) bool) {
 		if h != nil {
 			pre := m.packet(f, src, f.Via, f.NodePort)
 			k := m.packet(f, src, dst, f.Port)
-			if !add(m.forwarded(h, k, pre, true)) {
+			if !addAll(add, m.forwarded(h, k, pre, true)) {
 				return
 			}
-			if !sameNode(f.Via, dst) && !add(m.forwarded(h, k, nil, false)) {
+			if !sameNode(f.Via, dst) && !addAll(add, m.forwarded(h, k, nil, false)) {
 				return
 			}
 		}
 		if !sameNode(f.Via, dst) {
-			if h := m.hep(dst.Node, dst); h != nil && !add(m.forwarded(h, m.packet(f, f.source(), dst, f.Port), nil, true)) {
+			if h := m.hep(dst.Node, dst); h != nil && !addAll(add, m.forwarded(h, m.packet(f, f.source(), dst, f.Port), nil, true)) {
 				return
 			}
 		}
@@ -1052,7 +1116,7 @@ func (m *calicoModel) explain(f Flow, add func(Step) bool) {
 						return
 					}
 				}
-			} else if !add(m.forwarded(h, k, nil, true)) {
+			} else if !addAll(add, m.forwarded(h, k, nil, true)) {
 				return
 			}
 		}

@@ -284,6 +284,38 @@ func TestCalicoSemantics(t *testing.T) {
 		{"NodePort traffic SNATed by the pod's own node is judged by the pod's policy",
 			Objects{NetworkPolicies: []networkingv1.NetworkPolicy{denyIn}}, Flow{From: user, To: db, Port: 5432, NodePort: 30432, Via: node2, SNAT: true},
 			want{false, ReasonEndOfTier, "", -1}},
+		{"a host endpoint's named port",
+			Objects{HostEndpoints: []calicov3.HostEndpoint{func() calicov3.HostEndpoint {
+				h := n1eth0
+				h.Spec.Ports = []calicov3.EndpointPort{{Name: "kubelet", Protocol: numorstring.ProtocolFromString("TCP"), Port: 10250}}
+				return h
+			}()}, GlobalNetworkPolicies: []calicov3.GlobalNetworkPolicy{gnp("host", ord(1), "all()", tcpTo(calicov3.Allow, "kubelet"))}},
+			toNode1(10250), want{true, ReasonRule, "GlobalNetworkPolicy host", 0}},
+		{"notSelector",
+			Objects{GlobalNetworkPolicies: []calicov3.GlobalNetworkPolicy{gnp("p", ord(1), "all()", from(deny(), calicov3.EntityRule{NotSelector: "app == 'web'"}), allow())}},
+			pod2pod, want{true, ReasonRule, "GlobalNetworkPolicy p", 1}},
+		{"notSelector denies the others",
+			Objects{GlobalNetworkPolicies: []calicov3.GlobalNetworkPolicy{gnp("p", ord(1), "all()", from(deny(), calicov3.EntityRule{NotSelector: "app == 'web'"}), allow())}},
+			tcp(pod("shop", "10.1.0.12", "n1", "app", "api"), db, 5432), want{false, ReasonRule, "GlobalNetworkPolicy p", 0}},
+		{"a namespaced NetworkSet is selected within its namespace",
+			Objects{NetworkSets: []calicov3.NetworkSet{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "partners", Labels: map[string]string{"role": "partner"}},
+				Spec: calicov3.NetworkSetSpec{Nets: []string{"198.51.100.0/24"}}}},
+				CalicoNetworkPolicies: []calicov3.NetworkPolicy{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "partners"},
+					Spec: calicov3.NetworkPolicySpec{Order: ord(1), Selector: "all()", Types: []calicov3.PolicyType{calicov3.PolicyTypeIngress},
+						Ingress: []calicov3.Rule{from(allow(), calicov3.EntityRule{Selector: "role == 'partner'"})}}}}},
+			tcp(ext("198.51.100.9"), db, 5432), want{true, ReasonRule, "NetworkPolicy (Calico) shop/partners", 0}},
+		{"another namespace's policy does not see that set",
+			Objects{NetworkSets: []calicov3.NetworkSet{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "partners", Labels: map[string]string{"role": "partner"}},
+				Spec: calicov3.NetworkSetSpec{Nets: []string{"198.51.100.0/24"}}}},
+				CalicoNetworkPolicies: []calicov3.NetworkPolicy{{ObjectMeta: metav1.ObjectMeta{Namespace: "blog", Name: "partners"},
+					Spec: calicov3.NetworkPolicySpec{Order: ord(1), Selector: "all()", Types: []calicov3.PolicyType{calicov3.PolicyTypeIngress},
+						Ingress: []calicov3.Rule{from(allow(), calicov3.EntityRule{Selector: "role == 'partner'"})}}}}},
+			tcp(ext("198.51.100.9"), other, 5432), want{false, ReasonEndOfTier, "", -1}},
+		{"a rule's namespaceSelector reaches another namespace",
+			Objects{CalicoNetworkPolicies: []calicov3.NetworkPolicy{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "from-blog"},
+				Spec: calicov3.NetworkPolicySpec{Order: ord(1), Selector: "all()", Types: []calicov3.PolicyType{calicov3.PolicyTypeIngress},
+					Ingress: []calicov3.Rule{from(allow(), calicov3.EntityRule{NamespaceSelector: "team == 'blog'", Selector: "app == 'web'"})}}}}},
+			tcp(other, db, 5432), want{true, ReasonRule, "NetworkPolicy (Calico) shop/from-blog", 0}},
 		{"a pod to its own host: Felix drops by default",
 			Objects{}, tcp(web, node1, 10250), want{false, ReasonEndpointToHost, "", -1}},
 	}
@@ -348,7 +380,7 @@ func TestCalicoRefuses(t *testing.T) {
 		t.Fatal("no error")
 	}
 	for _, s := range []string{
-		`GlobalNetworkPolicy bad: spec.selector: netpol: selector "app = 'x'"`,
+		`GlobalNetworkPolicy bad: spec.selector: selector "app = 'x'"`,
 		`spec.ingress[0].action: "Reject"`,
 		"spec.ingress[1].http",
 		`spec.ingress[2].source.nets[0]: "nope"`,
@@ -359,6 +391,11 @@ func TestCalicoRefuses(t *testing.T) {
 	} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("error lacks %q:\n%v", s, err)
+		}
+	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if !strings.HasPrefix(line, "netpol: ") || strings.Count(line, "netpol:") != 1 {
+			t.Errorf("%q: want the package named once, at the start", line)
 		}
 	}
 }
@@ -378,5 +415,29 @@ func TestParseNet(t *testing.T) {
 	}
 	if _, err := parseNet("10.0.0.0/33"); err == nil {
 		t.Error("parseNet accepted /33")
+	}
+}
+
+// A pre-DNAT policy that matches nothing shows in the path as a point the
+// flow went on from, not as a decision.
+func TestCalicoGoesOnStep(t *testing.T) {
+	objs := Objects{HostEndpoints: []calicov3.HostEndpoint{hep("n1", "*")},
+		GlobalNetworkPolicies: []calicov3.GlobalNetworkPolicy{preDNAT(gnp("np", ord(1), "all()", tcpTo(calicov3.Deny, "30000:32767"))), gnp("host", ord(2), "all()", tcpTo(calicov3.Allow, "10250"))}}
+	ev, err := NewEvaluator(Network{Objects: objs, Semantics: Calico})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := ev.Explain(tcp(user, node1, 10250))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "203.0.113.7 -> host n1 (192.0.2.1) TCP/10250: ALLOW\n" +
+		"  ingress of host endpoint n1-all (pre-DNAT): continue (no rule matched, goes on)\n" +
+		"  ingress of host endpoint n1-all: allow (rule: tier default, GlobalNetworkPolicy host rule 0: Allow TCP to ports 10250)"
+	if got := v.String(); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	if d := v.Decider(); d.Policy != "GlobalNetworkPolicy host" {
+		t.Errorf("decider %+v", d)
 	}
 }

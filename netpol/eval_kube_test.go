@@ -327,6 +327,11 @@ func TestNewEvaluatorRefuses(t *testing.T) {
 			t.Errorf("error lacks %q:\n%v", s, err)
 		}
 	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if !strings.HasPrefix(line, "netpol: ") || strings.Count(line, "netpol:") != 1 {
+			t.Errorf("%q: want the package named once, at the start", line)
+		}
+	}
 	ev, _ := NewEvaluator(Network{})
 	for _, f := range []Flow{{}, {From: web, To: db, Protocol: "GRE"}, {From: web, To: db}, {From: web, To: db, Port: 1, NodePort: 30000},
 		{From: web, To: db, Port: 1, SNAT: true}, {From: Endpoint{Addr: node1.Addr, Host: true}, To: db, Port: 1},

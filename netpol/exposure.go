@@ -16,11 +16,17 @@ import (
 type ExposureKind string
 
 const (
-	ByNodePort     ExposureKind = "NodePort"
+	// ByNodePort: a Service's NodePort, on every node (the nodes with a
+	// backend for externalTrafficPolicy: Local).
+	ByNodePort ExposureKind = "NodePort"
+	// ByLoadBalancer: a LoadBalancer Service's ingress address.
 	ByLoadBalancer ExposureKind = "LoadBalancer"
-	ByExternalIP   ExposureKind = "externalIPs"
-	ByHostNetwork  ExposureKind = "hostNetwork"
-	ByHostPort     ExposureKind = "hostPort"
+	// ByExternalIP: a Service's externalIPs.
+	ByExternalIP ExposureKind = "externalIPs"
+	// ByHostNetwork: a container port of a pod with hostNetwork.
+	ByHostNetwork ExposureKind = "hostNetwork"
+	// ByHostPort: a container's hostPort.
+	ByHostPort ExposureKind = "hostPort"
 )
 
 // Reach is a region of source addresses that may reach an exposed port:
@@ -34,6 +40,7 @@ type Reach struct {
 	Verdict Verdict
 }
 
+// String renders r as "203.0.113.0/24 except 203.0.113.0/28".
 func (r Reach) String() string {
 	if len(r.Except) == 0 {
 		return r.From.String()
@@ -64,6 +71,7 @@ type Exposure struct {
 	Reach []Reach
 }
 
+// String renders x on one line: how, where, and who may reach it.
 func (x Exposure) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s/%d on %s (%s", x.Kind, x.Protocol, x.Port, x.Address, x.Object)
@@ -100,6 +108,7 @@ type ExposureMap struct {
 	Notes []string
 }
 
+// String renders m one exposure, gap or note a line.
 func (m ExposureMap) String() string {
 	var b strings.Builder
 	for _, x := range m.Exposures {
@@ -125,9 +134,12 @@ func (m ExposureMap) String() string {
 // node (only the nodes with a backend for externalTrafficPolicy: Local),
 // LoadBalancer ingress addresses, externalIPs, hostNetwork pods' ports and
 // hostPorts, each with the source regions the policies let in and the
-// rules that do; and the namespaces that lack a default deny. A Service
-// is judged through its first running backend by name. inv's policy
-// objects are ignored: e judges with those it was built from.
+// rules that do; and the namespaces that lack a default deny. A source
+// region reaches a Service's port when it reaches any backend the traffic
+// may land on: every running backend, or with externalTrafficPolicy:
+// Local those on the node it arrives at (a load balancer or external IP is
+// taken to arrive at the first backend's node). inv's policy objects are
+// ignored: e judges with those it was built from.
 func (e *Evaluator) Exposure(inv Inventory) (ExposureMap, error) {
 	var m ExposureMap
 	nsByName := map[string]*corev1.Namespace{}
@@ -143,17 +155,22 @@ func (e *Evaluator) Exposure(inv Inventory) (ExposureMap, error) {
 	regions := map[bool][]region{true: e.regions(true), false: e.regions(false)}
 
 	var firstErr error
-	judge := func(x Exposure, f func(src netip.Addr) Flow) {
+	// judge records x with the regions that reach it through any of fs
+	// (one per backend the traffic may land on).
+	judge := func(x Exposure, fs ...func(src netip.Addr) Flow) {
 		for _, r := range regions[x.Address.Is4()] {
-			v, err := e.Explain(f(r.rep))
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
+			for _, f := range fs {
+				v, err := e.Explain(f(r.rep))
+				if err != nil {
+					if firstErr == nil {
+						firstErr = err
+					}
+					return
 				}
-				return
-			}
-			if v.Allowed {
-				x.Reach = append(x.Reach, Reach{From: r.prefix, Except: r.except, Verdict: v})
+				if v.Allowed {
+					x.Reach = append(x.Reach, Reach{From: r.prefix, Except: r.except, Verdict: v})
+					break
+				}
 			}
 		}
 		m.Exposures = append(m.Exposures, x)
@@ -178,51 +195,90 @@ func (e *Evaluator) Exposure(inv Inventory) (ExposureMap, error) {
 		if !exposed {
 			continue
 		}
-		var backend *corev1.Pod
+		var backends []*corev1.Pod
 		if len(svc.Spec.Selector) > 0 {
 			sel := labels.SelectorFromSet(svc.Spec.Selector)
 			for j := range pods {
 				p := &pods[j]
 				if p.Namespace == svc.Namespace && p.Status.Phase == corev1.PodRunning && sel.Matches(labels.Set(p.Labels)) {
-					backend = p
-					break
+					backends = append(backends, p)
 				}
 			}
 		}
-		if backend == nil {
+		if len(backends) == 0 {
 			m.Notes = append(m.Notes, fmt.Sprintf("%s: no running backend pod", obj))
 			continue
 		}
 		local := svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
 		for _, v4 := range []bool{true, false} {
-			be, ok := PodEndpoint(backend, nsByName[backend.Namespace], v4)
-			if !ok {
-				continue
-			}
 			for _, sp := range svc.Spec.Ports {
 				proto := Protocol(sp.Protocol).orTCP()
 				if !validPort(sp.Port) || sp.NodePort != 0 && !validPort(sp.NodePort) {
 					m.Notes = append(m.Notes, fmt.Sprintf("%s: port %d, nodePort %d: out of range", obj, sp.Port, sp.NodePort))
 					continue
 				}
-				target, ok := targetPort(sp, be)
-				if !ok {
-					m.Notes = append(m.Notes, fmt.Sprintf("%s: port %d: targetPort %q is not a port of %s/%s", obj, sp.Port, sp.TargetPort.String(), backend.Namespace, backend.Name))
+				// The backends traffic may land on: all, or with node set
+				// those on node (externalTrafficPolicy: Local).
+				type target struct {
+					be   Endpoint
+					port uint16
+				}
+				var all []target
+				for _, b := range backends {
+					be, ok := PodEndpoint(b, nsByName[b.Namespace], v4)
+					if !ok {
+						continue
+					}
+					port, ok := targetPort(sp, be)
+					if !ok {
+						m.Notes = append(m.Notes, fmt.Sprintf("%s: port %d: targetPort %q is not a port of %s/%s", obj, sp.Port, sp.TargetPort.String(), b.Namespace, b.Name))
+						continue
+					}
+					all = append(all, target{be, port})
+				}
+				if len(all) == 0 {
 					continue
+				}
+				on := func(node string) []target {
+					if !local {
+						return all
+					}
+					var out []target
+					for _, t := range all {
+						if t.be.Node == node {
+							out = append(out, t)
+						}
+					}
+					return out
+				}
+				flows := func(ts []target, via *Endpoint, nodePort uint16) []func(netip.Addr) Flow {
+					var fs []func(netip.Addr) Flow
+					for _, t := range ts {
+						fs = append(fs, func(src netip.Addr) Flow {
+							f := Flow{From: Endpoint{Addr: src}, To: t.be, Protocol: proto, Port: t.port}
+							if via != nil {
+								f.NodePort, f.Via, f.SNAT = nodePort, *via, !local
+							}
+							return f
+						})
+					}
+					return fs
 				}
 				if sp.NodePort != 0 {
 					for j := range nodes {
 						n, ok := NodeEndpoint(&nodes[j], v4)
-						if !ok || local && n.Node != be.Node {
+						ts := on(n.Node)
+						if !ok || len(ts) == 0 {
 							continue
 						}
-						judge(Exposure{Kind: ByNodePort, Object: obj, Node: n.Node, Address: n.Addr, Protocol: proto, Port: uint16(sp.NodePort), Backend: be, BackendPort: target},
-							func(src netip.Addr) Flow {
-								return Flow{From: Endpoint{Addr: src}, To: be, Protocol: proto, Port: target, NodePort: uint16(sp.NodePort), Via: n, SNAT: !local}
-							})
+						judge(Exposure{Kind: ByNodePort, Object: obj, Node: n.Node, Address: n.Addr, Protocol: proto, Port: uint16(sp.NodePort), Backend: ts[0].be, BackendPort: ts[0].port},
+							flows(ts, &n, uint16(sp.NodePort))...)
 					}
 				}
-				via, viaOK := nodeEP(be.Node, v4)
+				// A load balancer or an external IP reaches a node that
+				// hosts the first backend.
+				via, viaOK := nodeEP(all[0].be.Node, v4)
+				ts := on(all[0].be.Node)
 				addrs := map[ExposureKind][]string{ByExternalIP: svc.Spec.ExternalIPs}
 				if svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
 					for _, in := range svc.Status.LoadBalancer.Ingress {
@@ -230,33 +286,28 @@ func (e *Evaluator) Exposure(inv Inventory) (ExposureMap, error) {
 					}
 				}
 				for _, kind := range []ExposureKind{ByLoadBalancer, ByExternalIP} {
-					for _, s := range addrs[kind] {
-						a, err := netip.ParseAddr(s)
-						if err != nil || a.Unmap().Is4() != v4 {
+					for _, a := range addrs[kind] {
+						addr, err := netip.ParseAddr(a)
+						if err != nil || addr.Unmap().Is4() != v4 {
 							continue
 						}
-						a = a.Unmap()
-						x := Exposure{Kind: kind, Object: obj, Address: a, Protocol: proto, Port: uint16(sp.Port), Backend: be, BackendPort: target}
+						addr = addr.Unmap()
+						x := Exposure{Kind: kind, Object: obj, Address: addr, Protocol: proto, Port: uint16(sp.Port), Backend: ts[0].be, BackendPort: ts[0].port}
 						switch {
 						case kind == ByLoadBalancer && sp.NodePort != 0 && viaOK:
 							// The load balancer forwards to a node's NodePort.
 							x.Node = via.Node
-							judge(x, func(src netip.Addr) Flow {
-								return Flow{From: Endpoint{Addr: src}, To: be, Protocol: proto, Port: target, NodePort: uint16(sp.NodePort), Via: via, SNAT: !local}
-							})
+							judge(x, flows(ts, &via, uint16(sp.NodePort))...)
 						case kind == ByExternalIP && viaOK:
 							// A node that receives the address DNATs it.
 							x.Node = via.Node
 							at := via
-							at.Addr = a
-							judge(x, func(src netip.Addr) Flow {
-								return Flow{From: Endpoint{Addr: src}, To: be, Protocol: proto, Port: target, NodePort: uint16(sp.Port), Via: at, SNAT: !local}
-							})
+							at.Addr = addr
+							judge(x, flows(ts, &at, uint16(sp.Port))...)
 						default:
-							// Routed to the pod directly.
-							judge(x, func(src netip.Addr) Flow {
-								return Flow{From: Endpoint{Addr: src}, To: be, Protocol: proto, Port: target}
-							})
+							// Routed to the pods directly.
+							x.Backend, x.BackendPort = all[0].be, all[0].port
+							judge(x, flows(all, nil, 0)...)
 						}
 					}
 				}

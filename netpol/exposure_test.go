@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // clusterYAML is a cluster as kubectl get -o yaml prints it: a List of
@@ -200,7 +202,7 @@ func TestExposureKubernetes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := NewEvaluator(Network{Objects: inv.Objects})
+	ev, err := NewEvaluator(Network{Objects: Objects{NetworkPolicies: inv.Objects.NetworkPolicies}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,6 +281,68 @@ func TestExposureCalico(t *testing.T) {
 		if !strings.Contains(got, line) {
 			t.Errorf("exposure map lacks %q:\n%s", line, got)
 		}
+	}
+}
+
+// With externalTrafficPolicy: Local every node that hosts a backend
+// answers the NodePort, not only the first backend's.
+func TestExposureLocalOnEveryBackendsNode(t *testing.T) {
+	inv, err := Load(strings.NewReader(clusterYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := *inv.Pods[0].DeepCopy()
+	second.Name, second.Spec.NodeName, second.Status.PodIP = "controller-1", "n2", "10.1.2.11"
+	inv.Pods = append(inv.Pods, second)
+	ev, err := NewEvaluator(Network{Objects: Objects{NetworkPolicies: inv.Objects.NetworkPolicies}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ev.Exposure(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nodes []string
+	for _, x := range m.Exposures {
+		if x.Kind == ByNodePort {
+			nodes = append(nodes, x.Node+"="+x.Backend.Addr.String())
+		}
+	}
+	if got := strings.Join(nodes, " "); got != "n1=10.1.1.10 n2=10.1.2.11" {
+		t.Errorf("NodePort exposures on %s", got)
+	}
+}
+
+// A region reaches a Service when it reaches any of its backends: a
+// second backend no policy isolates opens the port the first one's
+// policy closes.
+func TestExposureAnyBackend(t *testing.T) {
+	inv, err := Load(strings.NewReader(clusterYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := *inv.Pods[0].DeepCopy()
+	second.Name, second.Status.PodIP = "controller-1", "10.1.1.11" // on n1 too
+	second.Labels = map[string]string{"app": "controller", "track": "canary"}
+	inv.Pods = append(inv.Pods, second)
+	// The edge policy selects the controllers but not the canary.
+	nps := inv.Objects.NetworkPolicies
+	nps[0].Spec.PodSelector.MatchExpressions = []metav1.LabelSelectorRequirement{{Key: "track", Operator: metav1.LabelSelectorOpDoesNotExist}}
+	nps[1].Spec.PodSelector.MatchExpressions = []metav1.LabelSelectorRequirement{{Key: "track", Operator: metav1.LabelSelectorOpDoesNotExist}}
+	ev, err := NewEvaluator(Network{Objects: Objects{NetworkPolicies: nps}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ev.Exposure(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := m.Exposures[0]
+	if x.Kind != ByNodePort || len(x.Reach) == 0 || x.Reach[0].From.Bits() != 0 {
+		t.Fatalf("the canary leaves the NodePort open to all: %s", x)
+	}
+	if d := x.Reach[0].Verdict; d.Flow.To.Addr.String() != "10.1.1.11" {
+		t.Errorf("reached through %s, want the canary", d.Flow.To)
 	}
 }
 

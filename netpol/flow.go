@@ -83,6 +83,8 @@ type Endpoint struct {
 // IsPod reports whether e is a pod.
 func (e Endpoint) IsPod() bool { return e.Namespace != "" && !e.Host }
 
+// String describes e for a person: "pod in shop (10.1.0.5)", "host n1
+// (192.0.2.1)" or the address.
 func (e Endpoint) String() string {
 	switch {
 	case e.Host:
@@ -125,6 +127,8 @@ type Flow struct {
 	SNAT               bool
 }
 
+// String describes f for a person: both ends, protocol and port, and
+// the NodePort path.
 func (f Flow) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s -> %s %s", f.From, f.To, f.Protocol.orTCP())

@@ -52,6 +52,8 @@ type Finding struct {
 	Verdict *Verdict
 }
 
+// String renders f for a person: the check, the message and, for a
+// probed flow, the flow and the step that decided it.
 func (f Finding) String() string {
 	s := fmt.Sprintf("%s: %s", f.Check, f.Message)
 	if f.Verdict != nil {

@@ -251,8 +251,39 @@ func TestLintStatic(t *testing.T) {
 			t.Errorf("finding %d: %q, want prefix %q", i, msgs[i], want[i])
 		}
 	}
-	// Under Kubernetes semantics there are no orders.
-	if fs := lint(t, Network{Objects: objs}, Topology{}); len(fs) != 0 {
+	// Under Kubernetes semantics there are no orders, and the Calico
+	// objects are refused rather than ignored.
+	if fs := lint(t, Network{Objects: Objects{NetworkPolicies: objs.NetworkPolicies}}, Topology{}); len(fs) != 0 {
 		t.Errorf("kubernetes: %v", fs)
+	}
+	if _, err := NewEvaluator(Network{Objects: objs}); err == nil || !strings.Contains(err.Error(), `set Network.Semantics to "calico"`) {
+		t.Errorf("Calico objects under Kubernetes semantics: %v", err)
+	}
+}
+
+// The generated set, rendered in either Calico form and read back with
+// Load, lints as clean as the typed objects.
+func TestLintRenderedAndLoaded(t *testing.T) {
+	s := newSeedCluster()
+	spec := Join(
+		Hosts{Cluster: s.cluster, ControlPlane: []netip.Prefix{netip.MustParsePrefix("192.0.2.10/32")}, Edge: s.edge,
+			Nodes: s.nodes, WireGuard: true, VXLAN: true}.Spec(),
+		Namespace{Name: "shop"}.Spec(),
+	)
+	for _, form := range []Form{CalicoAPI, CalicoCRD} {
+		data, err := spec.Render(form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inv, err := Load(strings.NewReader(string(data)))
+		if err != nil {
+			t.Fatalf("%s: %v", form, err)
+		}
+		if len(inv.Skipped) > 0 || len(inv.Objects.GlobalNetworkPolicies) == 0 || len(inv.Objects.HostEndpoints) != 3 {
+			t.Fatalf("%s: loaded %+v", form, inv)
+		}
+		if fs := lint(t, Network{Objects: inv.Objects, Semantics: Calico}, s.topology); len(fs) > 0 {
+			t.Errorf("%s: findings:\n%s", form, FindingsString(fs))
+		}
 	}
 }

@@ -52,8 +52,18 @@ func MustParseSelector(s string) Selector {
 // where it failed: the evaluator never guesses what an unsupported
 // selector means.
 func ParseSelector(s string) (Selector, error) {
+	sel, err := parseSelector(s)
+	if err != nil {
+		return Selector{}, fmt.Errorf("netpol: %w", err)
+	}
+	return sel, nil
+}
+
+// parseSelector is ParseSelector with errors that do not name the
+// package, for callers that do.
+func parseSelector(s string) (Selector, error) {
 	if len(s) > 4096 {
-		return Selector{}, fmt.Errorf("netpol: selector of %d bytes: longer than 4096: %w", len(s), ErrSelector)
+		return Selector{}, fmt.Errorf("selector of %d bytes: longer than 4096: %w", len(s), ErrSelector)
 	}
 	p := selParser{src: s}
 	p.skip()
@@ -68,7 +78,7 @@ func ParseSelector(s string) (Selector, error) {
 		}
 	}
 	if err != nil {
-		return Selector{}, fmt.Errorf("netpol: selector %q: %w", s, err)
+		return Selector{}, fmt.Errorf("selector %q: %w", s, err)
 	}
 	return Selector{src: s, root: n}, nil
 }
