@@ -12,10 +12,11 @@
 //
 //   - Node firewall — package firewall: iptables-restore (IPv4 and IPv6),
 //     ipset and nftables rule sets that let NodePorts answer only the edge
-//     (filtered before kube-proxy's DNAT, where the original port is still
-//     visible), keep the ports a node needs open, and never touch chains
-//     that kube-proxy, Calico or Docker own; an optional applier checks,
-//     applies, verifies and rolls back.
+//     (every new flow judged before any DNAT — kube-proxy's, a hostPort's,
+//     Docker's — where the original port is still visible), keep the ports
+//     a node needs open, and never touch chains that kube-proxy, Calico or
+//     Docker own; an optional applier checks, applies, verifies and rolls
+//     back.
 //   - Cluster network policy — package netpol: Kubernetes NetworkPolicies
 //     (default deny, DNS, the ingress controller reachable only from the
 //     edge, egress allowlists, cloud metadata blocked) and Calico

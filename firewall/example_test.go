@@ -256,8 +256,8 @@ func ExampleApplier_Apply() {
 	}
 	spec := firewall.Node{
 		Interfaces: []string{"eth0"},
-		Cluster:    []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")},
 		Edge:       []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")},
+		Admin:      []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
 	}.Spec()
 	a := firewall.NewApplier(firewall.NFTables, firewall.WithRunner(dryRun), exampleLock)
 	fmt.Println("error:", a.Apply(context.Background(), spec))
@@ -285,7 +285,7 @@ func ExampleApplier_Check() {
 		}
 		return "", nil
 	}
-	spec := firewall.Node{Interfaces: []string{"eth0"}, Cluster: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")}}.Spec()
+	spec := firewall.Node{Interfaces: []string{"eth0"}, Admin: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}}.Spec()
 	a := firewall.NewApplier(firewall.NFTables, firewall.WithRunner(node), exampleLock)
 	fmt.Println(a.Check(context.Background(), spec))
 	// Output:
@@ -323,12 +323,16 @@ func ExampleApplier_Apply_rollback() {
 		}
 		return "", nil // an empty node: no table of ours yet
 	}
-	spec := firewall.Node{Interfaces: []string{"eth0"}}.Spec()
+	spec := firewall.Node{Interfaces: []string{"eth0"}, Admin: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}}.Spec()
 	err := firewall.NewApplier(firewall.NFTables, firewall.WithRunner(flaky), exampleLock).Apply(context.Background(), spec)
 	fmt.Println("error:", err)
 	fmt.Println("rollback failed:", errors.Is(err, firewall.ErrRollback))
 	// Output:
-	// error: firewall: no Local rule accepts anything from anyone: SSH, the kubelet and the API server would be closed to everyone (give the sets prefixes, or set AllowLockout)
+	// nft list tables
+	// nft -c -f -
+	// nft -f -
+	// nft -f -
+	// error: firewall: apply: netlink: Error: Could not process rule: No buffer space available
 	// rollback failed: false
 }
 

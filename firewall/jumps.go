@@ -15,8 +15,16 @@ import "strings"
 // The lines go right after the table's chain declarations, so that the
 // chains exist when the jump refers to them.
 func withJumps(text, saved string) string {
+	fix := map[string][]byte{}
+	size := len(text)
+	for _, h := range hooks {
+		fix[h.table] = jumpFix(fix[h.table], h, countJumps(saved, h))
+		size += len(fix[h.table])
+	}
+	// One allocation of the final size: the plain backend's text can be
+	// large, and the Applier runs under a memory limit.
 	var b strings.Builder
-	b.Grow(len(text) + 256)
+	b.Grow(size)
 	rest := text
 	for rest != "" {
 		line, after, _ := strings.Cut(rest, "\n")
@@ -32,13 +40,8 @@ func withJumps(text, saved string) string {
 			b.WriteString(line)
 			b.WriteByte('\n')
 		}
-		var fix []byte
-		for _, h := range hooks {
-			if h.table == table {
-				fix = jumpFix(fix, h, countJumps(saved, h))
-			}
-		}
-		b.Write(fix)
+		b.Write(fix[table])
+		fix[table] = nil // once per table
 	}
 	return b.String()
 }

@@ -324,9 +324,10 @@ func waitCounter(t *testing.T, ns *netns.Namespace, counter string, before int) 
 // TestSCTPAndProtocolNumbers: SCTP NodePorts are filtered like TCP and
 // UDP ones (before, a stranger's SCTP reached the pod unjudged), and a
 // rule can let in any IP protocol by number: VRRP (112), which keepalived
-// uses for a control-plane VIP, from the cluster only. The kernel may have
-// no SCTP stack: the pod reads the INIT chunk on a raw socket after the
-// node's DNAT, which shows conntrack took it as a valid new association.
+// uses for a control-plane VIP, GRE (47) and ESP (50), from the cluster
+// only. The kernel may have no SCTP stack: the pod reads the INIT chunk on
+// a raw socket after the node's DNAT, which shows conntrack took it as a
+// valid new association.
 func TestSCTPAndProtocolNumbers(t *testing.T) {
 	for _, b := range firewall.Backends() {
 		t.Run(string(b), func(t *testing.T) {
@@ -338,25 +339,38 @@ func TestSCTPAndProtocolNumbers(t *testing.T) {
 				src   [2]netip.Addr
 				node  [2]netip.Addr
 				sctp  bool // may use the SCTP NodePort
-				vrrp  bool // may send VRRP
+				vrrp  bool // may send VRRP, GRE and ESP
 				sport uint16
 			}{
 				{"edge", x.edge, [2]netip.Addr{mp("192.0.2.2/32").Addr(), mp("2001:db8:1::2/128").Addr()}, nodeFromEdge, true, false, 5001},
 				{"cluster", x.cluster, [2]netip.Addr{mp("198.51.100.2/32").Addr(), mp("2001:db8:2::2/128").Addr()}, nodeFromCluster, false, true, 5002},
 				{"stranger", x.stranger, strangerAddr, nodeFromStranger, false, false, 5003},
 			}
-			var sctpAt, vrrpAt [2]*rawListener
+			// Portless protocols, each let in from the cluster only.
+			numbered := []struct {
+				name   string
+				proto  firewall.Protocol
+				num    int
+				header []byte // what precedes the tag in the payload
+			}{
+				{"VRRP", firewall.VRRP, 112, []byte{0x31, 1, 100, 1}},
+				{"GRE", firewall.GRE, 47, []byte{0, 0, 0x08, 0}}, // version 0, IPv4 payload
+				{"ESP", firewall.ESP, 50, []byte{0, 0, 1, 0, 0, 0, 0, 1}},
+			}
+			var sctpAt [2]*rawListener
+			numAt := make([][2]*rawListener, len(numbered))
 			for i, fam := range []int{4, 6} {
 				sctpAt[i] = listenRaw(t, x.pod, fam, 132)
-				vrrpAt[i] = listenRaw(t, x.node, fam, 112)
+				for k, n := range numbered {
+					numAt[k][i] = listenRaw(t, x.node, fam, n.num)
+				}
 			}
 			isInit := func(sport uint16) func([]byte) bool {
 				return func(p []byte) bool {
 					return len(p) >= 13 && binary.BigEndian.Uint16(p) == sport && binary.BigEndian.Uint16(p[2:]) == 8080 && p[12] == 1
 				}
 			}
-			vrrp := func(who string) []byte { return append([]byte{0x31, 1, 100, 1}, who...) }
-			isVRRP := func(who string) func([]byte) bool {
+			isTagged := func(who string) func([]byte) bool {
 				return func(p []byte) bool { return bytes.HasSuffix(p, []byte(who)) }
 			}
 			send := func(round string) {
@@ -369,8 +383,11 @@ func TestSCTPAndProtocolNumbers(t *testing.T) {
 						if err := sendRaw(p.ns, 132, p.src[i], p.node[i], "", sctpInit(sport, nodePort, uint32(sport))); err != nil {
 							t.Fatal(err)
 						}
-						if err := sendRaw(p.ns, 112, p.src[i], p.node[i], "", vrrp(round+p.who)); err != nil {
-							t.Fatal(err)
+						for _, n := range numbered {
+							msg := append(append([]byte(nil), n.header...), round+p.who...)
+							if err := sendRaw(p.ns, n.num, p.src[i], p.node[i], "", msg); err != nil {
+								t.Fatal(err)
+							}
 						}
 					}
 				}
@@ -383,14 +400,18 @@ func TestSCTPAndProtocolNumbers(t *testing.T) {
 					if _, ok := sctpAt[i].wait(p.src[i], 2*time.Second, isInit(p.sport+uint16(10*i))); !ok {
 						t.Fatalf("before the firewall, %s's SCTP INIT (IPv%d) did not reach the pod: the bed is broken", p.who, 4+2*i)
 					}
-					if _, ok := vrrpAt[i].wait(p.src[i], 2*time.Second, isVRRP("before"+p.who)); !ok {
-						t.Fatalf("before the firewall, %s's VRRP (IPv%d) did not reach the node: the bed is broken", p.who, 4+2*i)
+					for k, n := range numbered {
+						if _, ok := numAt[k][i].wait(p.src[i], 2*time.Second, isTagged("before"+p.who)); !ok {
+							t.Fatalf("before the firewall, %s's %s (IPv%d) did not reach the node: the bed is broken", p.who, n.name, 4+2*i)
+						}
 					}
 				}
 			}
 
 			spec := x.spec()
-			spec.Rules = append(spec.Rules, firewall.Rule{Comment: "keepalived VRRP", Protocol: firewall.VRRP, From: "cluster", Verdict: firewall.Accept})
+			for _, n := range numbered {
+				spec.Rules = append(spec.Rules, firewall.Rule{Comment: n.name + " from the cluster", Protocol: n.proto, From: "cluster", Verdict: firewall.Accept})
+			}
 			x.apply(t, b, spec)
 			send("after")
 			for _, p := range peers {
@@ -402,8 +423,10 @@ func TestSCTPAndProtocolNumbers(t *testing.T) {
 					if _, got := sctpAt[i].wait(p.src[i], wait, isInit(p.sport+uint16(10*i)+100)); got != p.sctp {
 						t.Errorf("%s→SCTP NodePort (IPv%d): reached the pod=%v, want %v", p.who, 4+2*i, got, p.sctp)
 					}
-					if _, got := vrrpAt[i].wait(p.src[i], wait, isVRRP("after"+p.who)); got != p.vrrp {
-						t.Errorf("%s→VRRP (IPv%d): reached the node=%v, want %v", p.who, 4+2*i, got, p.vrrp)
+					for k, n := range numbered {
+						if _, got := numAt[k][i].wait(p.src[i], wait, isTagged("after"+p.who)); got != p.vrrp {
+							t.Errorf("%s→%s (IPv%d): reached the node=%v, want %v", p.who, n.name, 4+2*i, got, p.vrrp)
+						}
 					}
 				}
 			}

@@ -39,7 +39,8 @@
 //   - -bgp: 179/tcp, Calico's BGP peering (no overlay, but routes).
 //
 // Native routing without an overlay needs none of them: pod packets are
-// routed, not addressed to the node, and only new DNATed flows are judged.
+// routed, not addressed to the node, so the default drop never sees them
+// (the NodePort rules still judge new flows to ports in their range).
 //
 // The -edge-file format is allowlist's: one prefix or address per line, "#"
 // starting a comment; it replaces the embedded Cloudflare ranges.

@@ -24,7 +24,8 @@ func TestMain(m *testing.M) { netns.Main(m) }
 // NodePort answers the edge (from -edge-file) and nobody else. The host's
 // own firewall is never touched: the apply and the tools it runs live in
 // the namespace. A REDIRECT in nat PREROUTING stands for kube-proxy's DNAT
-// of the NodePort (the Local stage passes only packets that were DNATed).
+// of the NodePort (the Local stage passes the flows PreDNAT accepted, and
+// judges every other flow by the port it arrives at).
 func TestApplyInNamespace(t *testing.T) {
 	for _, tc := range []struct {
 		backend string
