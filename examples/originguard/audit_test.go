@@ -112,6 +112,24 @@ func TestAuditStrictInput(t *testing.T) {
 	}
 }
 
+// -controller makes the linter probe the ingress controller's pods: in the
+// fixture nothing guards them, so an address outside the edge gets in.
+func TestAuditController(t *testing.T) {
+	dump := filepath.Join(t.TempDir(), "dump.yaml")
+	b, _ := os.ReadFile(filepath.Join("testdata", "sample-cluster.yaml"))
+	os.WriteFile(dump, b, 0o644)
+	out, _, err := runCLI(t, nil, "audit", "-o", "json", "-f", dump, "-controller", "ingress-nginx/app.kubernetes.io/name=ingress-nginx")
+	if !errors.Is(err, errFindings) {
+		t.Fatalf("err = %v", err)
+	}
+	if !strings.Contains(out, `"check": "ingress-open"`) {
+		t.Errorf("no ingress-open finding for an unguarded controller:\n%s", out)
+	}
+	if _, _, err := runCLI(t, nil, "audit", "-f", dump, "-controller", "ingress-nginx"); err == nil || !strings.Contains(err.Error(), "NAMESPACE/LABEL=VALUE") {
+		t.Errorf("a bad -controller: err = %v", err)
+	}
+}
+
 // explain names the verdict and the rule that decided.
 func TestExplain(t *testing.T) {
 	for _, tc := range []struct {
@@ -170,6 +188,7 @@ func TestRenderedDefenceAudits(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, _, err := runCLI(t, nil, "audit", "-o", "json", "-api-server", "10.0.0.10", "-cluster", "10.0.0.0/16", "-cluster", "10.244.0.0/16",
+		"-controller", "ingress-nginx/app.kubernetes.io/name=ingress-nginx",
 		"-f", filepath.Join(dir, "networkpolicies.yaml"), "-f", filepath.Join(dir, "calico.yaml"), "-f", filepath.Join("testdata", "sample-cluster.yaml"))
 	if err != nil && !errors.Is(err, errFindings) {
 		t.Fatal(err)

@@ -187,7 +187,8 @@ func (c *cli) audit(args []string) error {
 	f := c.flags("audit", "-f cluster.yaml|dir [-f ...] [-o json] [-api-server ADDR] [-semantics calico|kubernetes]")
 	in := c.inputFlags(f)
 	output := f.String("o", "text", "output: text or json")
-	var apiServers list
+	var apiServers, controllers list
+	f.Var(&controllers, "controller", "the ingress controller's pods, as NAMESPACE/LABEL=VALUE (ingress-nginx/app.kubernetes.io/name=ingress-nginx): the linter checks that they answer the edge and nobody else; repeatable")
 	f.Var(&apiServers, "api-server", "an address the API server calls kubelets from (default: the nodes labelled node-role.kubernetes.io/control-plane); repeatable")
 	if err := parse(f, args); err != nil {
 		return err
@@ -210,7 +211,16 @@ func (c *cli) audit(args []string) error {
 		}
 		servers = append(servers, ip)
 	}
-	findings, exposures, err := cl.audit(servers)
+	var sel []podSelector
+	for _, c := range controllers {
+		ns, kv, ok1 := strings.Cut(c, "/")
+		k, v, ok2 := strings.Cut(kv, "=")
+		if !ok1 || !ok2 || ns == "" || k == "" {
+			return fmt.Errorf("audit: -controller %q: want NAMESPACE/LABEL=VALUE, e.g. ingress-nginx/app.kubernetes.io/name=ingress-nginx", c)
+		}
+		sel = append(sel, podSelector{ns, k, v})
+	}
+	findings, exposures, err := cl.audit(servers, sel)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
@@ -267,7 +277,7 @@ func (c *cli) printAudit(findings []finding, exposures []string) {
 
 // audit runs every check and returns the findings most serious first, and
 // the exposure surface as lines.
-func (cl *cluster) audit(apiServers []netip.Addr) ([]finding, []string, error) {
+func (cl *cluster) audit(apiServers []netip.Addr, controllers []podSelector) ([]finding, []string, error) {
 	var out []finding
 	m, err := cl.eval.Exposure(cl.inv)
 	if err != nil {
@@ -309,7 +319,7 @@ func (cl *cluster) audit(apiServers []netip.Addr) ([]finding, []string, error) {
 		out = append(out, finding{Severity: info, Source: "exposure", Check: "note", Message: n})
 	}
 
-	lint, err := cl.eval.Lint(cl.topology(apiServers))
+	lint, err := cl.eval.Lint(cl.topology(apiServers, controllers))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -366,10 +376,13 @@ func within(p netip.Prefix, in []netip.Prefix) bool {
 	return false
 }
 
+// podSelector picks pods by namespace and one label.
+type podSelector struct{ namespace, key, value string }
+
 // topology is what the linter probes, read from the inventory: the nodes,
 // the API servers (given, or the control-plane nodes), the cluster DNS
 // pods, one client pod per namespace, the pods' hostPorts, and the edge.
-func (cl *cluster) topology(apiServers []netip.Addr) netpol.Topology {
+func (cl *cluster) topology(apiServers []netip.Addr, controllers []podSelector) netpol.Topology {
 	t := netpol.Topology{Edge: cl.edge}
 	for i := range cl.inv.Nodes {
 		n := &cl.inv.Nodes[i]
@@ -391,6 +404,11 @@ func (cl *cluster) topology(apiServers []netip.Addr) netpol.Topology {
 		e, ok := netpol.PodEndpoint(p, cl.namespace(p.Namespace), true)
 		if !ok {
 			continue
+		}
+		for _, c := range controllers {
+			if p.Namespace == c.namespace && p.Labels[c.key] == c.value {
+				t.IngressController = append(t.IngressController, e)
+			}
 		}
 		if p.Namespace == "kube-system" && p.Labels["k8s-app"] == "kube-dns" {
 			t.DNS = append(t.DNS, e)

@@ -61,7 +61,8 @@
 //
 //	kubectl get namespaces,nodes,pods,services,networkpolicies,ingresses,configmaps -A -o yaml > cluster.yaml
 //	calicoctl get tiers,globalnetworkpolicies,networkpolicies,globalnetworksets,networksets,hostendpoints,profiles -A -o yaml > calico.yaml
-//	go run ./examples/originguard audit -f cluster.yaml -f calico.yaml -cluster 10.0.0.0/16 -cluster 10.244.0.0/16
+//	go run ./examples/originguard audit -f cluster.yaml -f calico.yaml -cluster 10.0.0.0/16 -cluster 10.244.0.0/16 \
+//		-controller ingress-nginx/app.kubernetes.io/name=ingress-nginx
 //
 // (add gateways, httproutes and the controllers' own kinds to the kubectl
 // list where they are installed; without calicoctl, kubectl get the
