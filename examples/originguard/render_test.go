@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -127,6 +128,23 @@ func TestRenderDirectory(t *testing.T) {
 	}
 	if diff := cmp.Diff(fromFiles, fromStream); diff != "" || len(fromFiles) < 10 {
 		t.Errorf("%d objects in the files, the stream differs (-files +stream):\n%s", len(fromFiles), diff)
+	}
+	// kustomize builds the directory into the same objects, in the same
+	// order (sortOptions fifo: HostEndpoints after the policies).
+	if kubectl, err := exec.LookPath("kubectl"); err == nil {
+		built, err := exec.Command(kubectl, "kustomize", dir).Output()
+		if err != nil {
+			t.Fatalf("kubectl kustomize: %v", err)
+		}
+		objs, err := testbed.DecodeObjects(built)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(fromStream, objs); diff != "" {
+			t.Errorf("kubectl kustomize builds other objects (-stream +kustomize):\n%s", diff)
+		}
+	} else {
+		t.Log("no kubectl: kustomization.yaml not built")
 	}
 	nft, _ := runCLIOrErr(t, "render", "-layer", "firewall")
 	b, _ := os.ReadFile(filepath.Join(dir, "firewall.nft"))
