@@ -336,8 +336,10 @@ func writeDir(dir, header string, layers []layer) ([]string, error) {
 	kust.WriteString("# Apply with: kubectl apply --server-side -k " + "<this directory>\n" +
 		"# (server-side: the controller Service patch sets only the fields it owns).\n" +
 		"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n" +
-		"# Keep the order of the files and of the objects in them: Calico host\n" +
-		"# endpoints deny their node's traffic until the policies before them exist.\n" +
+		"# Keep the order of the files and of the objects in them (kustomize's\n" +
+		"# default sorts by kind, and puts the policies before the network set they\n" +
+		"# select): sets, then policies, then the host endpoints that deny their\n" +
+		"# node's traffic until a policy allows it.\n" +
 		"sortOptions:\n  order: fifo\nresources:\n")
 	files := map[string][]byte{}
 	for _, l := range layers {
