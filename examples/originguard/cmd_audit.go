@@ -299,7 +299,7 @@ func (cl *cluster) audit(apiServers []netip.Addr, controllers []podSelector) ([]
 		if len(open) > 0 {
 			out = append(out, finding{
 				Severity: high, Source: "exposure", Check: "open-beyond-edge", Object: x.Object,
-				Message: fmt.Sprintf("%s %s/%d on %s (node %s) is reachable from outside the edge: %s", x.Kind, x.Protocol, x.Port, x.Address, x.Node, strings.Join(open, "; ")),
+				Message: fmt.Sprintf("%s %s/%d on %s%s is reachable from outside the edge: %s", x.Kind, x.Protocol, x.Port, x.Address, onNode(x.Node), strings.Join(open, "; ")),
 				Rule:    strings.Join(rules, "; "),
 			})
 		}
@@ -364,6 +364,13 @@ func (cl *cluster) audit(apiServers []netip.Addr, controllers []podSelector) ([]
 	rank := map[string]int{high: 0, medium: 1, info: 2}
 	slices.SortStableFunc(out, func(a, b finding) int { return rank[a.Severity] - rank[b.Severity] })
 	return out, surface, nil
+}
+
+func onNode(n string) string {
+	if n == "" {
+		return ""
+	}
+	return " (node " + n + ")"
 }
 
 // within reports whether every address of p lies in one of the prefixes.
