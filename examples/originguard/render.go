@@ -233,6 +233,9 @@ func render(s *spec, edge []netip.Prefix) ([]layer, error) {
 		}
 		layers = append(layers, firewallLayer(backend, script))
 	}
+	if len(layers) == 0 {
+		return nil, errors.New("nothing to render: no namespaces, no ingress, Calico off and nodes.firewall none")
+	}
 	return layers, nil
 }
 

@@ -416,6 +416,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"audit"}, "no input: give -f"},
 		{[]string{"explain", "-f", "x"}, "both --from and --to are needed"},
 		{[]string{"edge", "not-an-ip"}, `"not-an-ip" is not an IP address`},
+		{[]string{"render", "-f", writeTemp(t, "cluster: {networks: [10.0.0.0/8], controlPlane: [10.0.0.1/32]}\nnodes: {firewall: none}\n")}, "nothing to render"},
 	} {
 		_, _, err := runCLI(t, nil, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -436,4 +437,13 @@ func TestUsageErrors(t *testing.T) {
 	if !slices.Contains(layerNames, "firewall") {
 		t.Error("no firewall layer")
 	}
+}
+
+func writeTemp(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "spec.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
