@@ -216,8 +216,8 @@ func TestRemoveLeavesNoBaseChains(t *testing.T) {
 	if err := a.Apply(context.Background(), loneSpec(ifName)); err != nil {
 		t.Fatal(err)
 	}
-	if out := node.MustRun(t, "nft", "list", "ruleset"); strings.Count(out, "hook") < 4 {
-		t.Fatalf("want hooked base chains (mangle PREROUTING, filter INPUT, ..., both families) after Apply:\n%s", out)
+	if out := node.MustRun(t, "nft", "list", "ruleset"); strings.Count(out, "hook") != 6 {
+		t.Fatalf("want six hooked base chains (mangle PREROUTING and FORWARD, filter INPUT, both families) after Apply:\n%s", out)
 	}
 	if err := a.Remove(context.Background()); err != nil {
 		t.Fatal(err)

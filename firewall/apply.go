@@ -94,10 +94,11 @@ func WithLogger(l *slog.Logger) Option { return func(a *Applier) { a.logger = l 
 // eBPF program is attached to a guarded interface.
 func WithFailOnBPF() Option { return func(a *Applier) { a.failOnBPF = true } }
 
-// WithPrefixLimit sets the most source prefixes a Spec may make the
-// backend load, per address family, instead of [DefaultPrefixLimit]; n = 0
+// WithPrefixLimit sets the most source prefixes (IPv4 and IPv6 together)
+// a Spec may make the backend load, instead of [DefaultPrefixLimit]; n = 0
 // lifts the limit. Raising it is how a caller opts in to the [IPTables]
-// backend's per-packet cost beyond a few thousand prefixes.
+// backend's per-packet cost beyond a few thousand prefixes, or to the nft
+// tool's memory beyond [NFTables]' limit.
 func WithPrefixLimit(n int) Option {
 	return func(a *Applier) { a.prefixLimit = max(n, 0) }
 }
@@ -621,7 +622,7 @@ func (a *Applier) applyNFT(ctx context.Context, nd node, s Spec, script Script) 
 	if _, err := a.exec(ctx, script.NFT, "nft", "-f", "-"); err != nil {
 		return fail("apply", err)
 	}
-	after, err := a.exec(ctx, "", "nft", "list", "table", "inet", nftTable)
+	after, err := a.exec(ctx, "", "nft", "-t", "list", "table", "inet", nftTable) // -t: without set elements, which verify does not read
 	if err != nil {
 		return fail("verify", err)
 	}

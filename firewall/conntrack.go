@@ -24,7 +24,8 @@ import (
 // and what keeps this package free of a hand-written ctnetlink codec.
 //
 // Which entries go: TCP, UDP and SCTP flows addressed to one of the node's
-// own addresses (the original destination, before any DNAT), from a source
+// own addresses (the original destination, before any DNAT) or DNATed (to
+// a pod behind a load-balancer or external IP, a host port), from a source
 // that is not the node's and that the node routes through a guarded
 // interface, for which no accept rule of the new Spec (at any stage)
 // matches the protocol, original destination port and source. The judgement
@@ -33,12 +34,14 @@ import (
 // (loopback, pods' interfaces, the node's own outbound connections) are
 // never touched.
 
-// flow is one conntrack entry's original direction.
+// flow is one conntrack entry's original direction, and the source of its
+// reply direction (not the original destination when the flow was DNATed).
 type flow struct {
 	proto    string
 	src, dst netip.Addr
 	sport    uint16
 	dport    uint16
+	replySrc netip.Addr
 }
 
 // parseFlows reads `conntrack -L` output (default format): the first
@@ -61,6 +64,8 @@ func parseFlows(out string) []flow {
 			case k == "src" && !haveSrc:
 				fl.src, _ = netip.ParseAddr(v)
 				haveSrc = true
+			case k == "src" && !fl.replySrc.IsValid():
+				fl.replySrc, _ = netip.ParseAddr(v)
 			case k == "dst" && !haveDst:
 				fl.dst, _ = netip.ParseAddr(v)
 				haveDst = true
@@ -176,7 +181,8 @@ func (a *Applier) dropStaleFlows(ctx context.Context, nd node, n normalized) err
 			return err
 		}
 		for _, fl := range parseFlows(out) {
-			if _, ok := protoNumbers[fl.proto]; !ok || !local[fl.dst] || local[fl.src] || n.admits(fl) {
+			dnat := fl.replySrc.IsValid() && fl.replySrc != fl.dst
+			if _, ok := protoNumbers[fl.proto]; !ok || !local[fl.dst] && !dnat || local[fl.src] || n.admits(fl) {
 				continue
 			}
 			stale = append(stale, fl)
@@ -208,10 +214,12 @@ func (a *Applier) dropStaleFlows(ctx context.Context, nd node, n normalized) err
 		if fl.src.Is6() {
 			family = "ipv6"
 		}
-		_, err := a.exec(ctx, "", "conntrack", "-D", "-f", family, "-p", fl.proto,
+		out, err := a.exec(ctx, "", "conntrack", "-D", "-f", family, "-p", fl.proto,
 			"--orig-src", fl.src.String(), "--orig-dst", fl.dst.String(),
 			"--sport", strconv.Itoa(int(fl.sport)), "--dport", strconv.Itoa(int(fl.dport)))
-		if err != nil && !strings.Contains(err.Error(), "0 flow entries") {
+		// conntrack exits 1 when nothing matched: the flow ended (a UDP
+		// timeout) between the listing and now, which is as good.
+		if err != nil && !strings.Contains(out+err.Error(), "0 flow entries have been deleted") {
 			return fmt.Errorf("delete flow %s %s:%d → %s:%d: %w", fl.proto, fl.src, fl.sport, fl.dst, fl.dport, err)
 		}
 	}

@@ -219,5 +219,8 @@
 // (and destroys the ipsets of sets dropped from the Spec): Apply does not
 // remove the rules of another backend after a switch; Remove does, with the
 // old backend's Applier. IPv6 is always rendered: a node without ip6tables
-// support fails the IPv6 step (and is rolled back).
+// support fails the IPv6 step (and is rolled back). The Applier refuses
+// more source prefixes than [DefaultPrefixLimit] (4,096 rules' worth with
+// [IPTables], 400,000 with [NFTables], whose tool needs about 0.8 KiB of
+// memory per prefix) unless [WithPrefixLimit] raises the limit.
 package firewall

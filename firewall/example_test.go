@@ -245,7 +245,7 @@ func ExampleApplier_Apply() {
 		switch {
 		case cmd == "ip -d -o link show":
 			return "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536\n2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500\n", nil
-		case cmd == "nft list table inet originguard":
+		case cmd == "nft -t list table inet originguard":
 			// what nft list table prints after the apply
 			_, table, _ := strings.Cut(last, "\n\n")
 			return table, nil
@@ -256,8 +256,8 @@ func ExampleApplier_Apply() {
 	}
 	spec := firewall.Node{
 		Interfaces: []string{"eth0"},
+		Cluster:    []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")},
 		Edge:       []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")},
-		Admin:      []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
 	}.Spec()
 	a := firewall.NewApplier(firewall.NFTables, firewall.WithRunner(dryRun), exampleLock)
 	fmt.Println("error:", a.Apply(context.Background(), spec))
@@ -268,7 +268,7 @@ func ExampleApplier_Apply() {
 	// nft list tables
 	// nft -c -f -
 	// nft -f -
-	// nft list table inet originguard
+	// nft -t list table inet originguard
 	// ip -o addr show
 	// conntrack -L -f ipv4
 	// conntrack -L -f ipv6
@@ -285,7 +285,7 @@ func ExampleApplier_Check() {
 		}
 		return "", nil
 	}
-	spec := firewall.Node{Interfaces: []string{"eth0"}, Admin: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}}.Spec()
+	spec := firewall.Node{Interfaces: []string{"eth0"}, Cluster: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")}}.Spec()
 	a := firewall.NewApplier(firewall.NFTables, firewall.WithRunner(node), exampleLock)
 	fmt.Println(a.Check(context.Background(), spec))
 	// Output:
@@ -469,4 +469,32 @@ func ExampleNode_Spec_hostPorts() {
 	// prednat tcp  30000-32767 from edge     accept
 	// prednat tcp  30000-32767 from balancer accept
 	// prednat tcp  30000-32767 from anyone   drop
+}
+
+// The iptables backend renders one rule per source prefix, and every new
+// flow walks them: beyond DefaultPrefixLimit the Applier refuses before it
+// touches the node, unless the caller opts in with WithPrefixLimit. (The
+// Node preset matches the edge set in three rules: 15,002 rules here.)
+func ExampleWithPrefixLimit() {
+	edge := make([]netip.Prefix, 5000)
+	for i := range edge {
+		edge[i] = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 32)
+	}
+	spec := firewall.Node{
+		Interfaces: []string{"eth0"},
+		Edge:       edge,
+		Admin:      []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
+	}.Spec()
+	node := func(_ context.Context, _, name string, _ ...string) (string, error) {
+		return "", fmt.Errorf("%s: not on a node here", name)
+	}
+	fmt.Println(firewall.DefaultPrefixLimit(firewall.IPTables), firewall.DefaultPrefixLimit(firewall.NFTables))
+	err := firewall.NewApplier(firewall.IPTables, firewall.WithRunner(node), exampleLock).Apply(context.Background(), spec)
+	fmt.Println(err)
+	err = firewall.NewApplier(firewall.IPTables, firewall.WithRunner(node), exampleLock, firewall.WithPrefixLimit(20_000)).Apply(context.Background(), spec)
+	fmt.Println(err)
+	// Output:
+	// 4096 400000
+	// firewall: backend iptables would load 15002 rules (one per rule and source prefix), more than the limit of 4096: use a set-based backend (ipset, nftables), or raise the limit with WithPrefixLimit
+	// firewall: list interfaces: ip: not on a node here
 }

@@ -2,31 +2,35 @@ package firewall
 
 import "fmt"
 
-// DefaultPrefixLimit is the most source prefixes per address family an
-// Applier for backend b loads unless [WithPrefixLimit] says otherwise.
+// DefaultPrefixLimit is the most source prefixes (IPv4 and IPv6 together)
+// an Applier for backend b loads unless [WithPrefixLimit] says otherwise.
+// The figures behind each are in BENCHMARKS.md.
 //
 //   - [IPTables] renders one rule per rule and source prefix, and every
-//     packet walks them in order: beyond a few thousand the per-packet
-//     cost shows (see BENCHMARKS.md), so the limit is 4096 rules' worth of
-//     prefixes and a caller who wants more must say so.
-//   - [IPSet] and [NFTables] match a set in one lookup whatever its size;
-//     their limit bounds what loading costs the node (the tools' memory and
-//     time, measured in BENCHMARKS.md) so that an Applier in a DaemonSet
-//     stays within a 512 MiB memory limit.
+//     new flow walks them in order: beyond a few thousand the per-packet
+//     cost shows, and loading 100,000 takes iptables-restore tens of
+//     seconds. The limit is 4096 rules' worth of prefixes; a caller who
+//     wants more must say so.
+//   - [NFTables] matches a set in one lookup, but the nft tool holds the
+//     whole table in memory whenever it loads or lists it, about 0.8 KiB
+//     per prefix: 1,000,000 prefixes took 828 MiB. The limit, 400,000,
+//     keeps an Applier within a 512 MiB memory limit; use [IPSet] for more.
+//   - [IPSet] streams its sets through ipset restore (a few MiB whatever
+//     the size), so its limit is the size of a set, 2^24 per family.
 func DefaultPrefixLimit(b Backend) int {
 	switch b {
 	case IPTables:
 		return 4096
-	case IPSet:
-		return 1_000_000
 	case NFTables:
-		return 1_000_000
+		return 400_000
+	case IPSet:
+		return 2 * maxSetSize
 	}
 	return 0
 }
 
 // checkLimit refuses a Spec that would make the backend load more prefixes
-// per family than the Applier's limit.
+// than the Applier's limit.
 func (a *Applier) checkLimit(n normalized) error {
 	limit := a.prefixLimit
 	if limit < 0 {
@@ -35,9 +39,9 @@ func (a *Applier) checkLimit(n normalized) error {
 	if limit == 0 {
 		return nil
 	}
+	count := 0
+	what := "prefixes in sets"
 	for _, fam := range []int{4, 6} {
-		count := 0
-		what := "prefixes in sets"
 		if a.backend == IPTables {
 			what = "rules (one per rule and source prefix)"
 			for _, r := range n.Rules {
@@ -50,9 +54,16 @@ func (a *Applier) checkLimit(n normalized) error {
 				count += len(n.prefixes(set.Name, fam))
 			}
 		}
-		if count > limit {
-			return fmt.Errorf("firewall: backend %s would load %d IPv%d %s, more than the limit of %d; use a set-based backend or raise the limit with WithPrefixLimit", a.backend, count, fam, what, limit)
+	}
+	if count > limit {
+		hint := "raise the limit with WithPrefixLimit"
+		switch a.backend {
+		case IPTables:
+			hint = "use a set-based backend (ipset, nftables), or " + hint
+		case NFTables:
+			hint = "use the ipset backend, whose loading streams, or " + hint + " if the node can give nft about 0.8 KiB per prefix"
 		}
+		return fmt.Errorf("firewall: backend %s would load %d %s, more than the limit of %d: %s", a.backend, count, what, limit, hint)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -30,6 +31,14 @@ func benchNeeds(b *testing.B, backend firewall.Backend) {
 		needs = append(needs, testenv.NeedNFT)
 	}
 	testenv.Require(b, needs...)
+}
+
+// benchNode is a namespace with an interface eth0 (one end of a veth pair)
+// for the benchmarks' Specs to guard.
+func benchNode(b *testing.B) *netns.Namespace {
+	node := netns.New(b, "node")
+	node.MustRun(b, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0-peer")
+	return node
 }
 
 // BenchmarkApply100k loads a rule set whose one rule takes its sources
@@ -55,8 +64,8 @@ func BenchmarkApply100k(b *testing.B) {
 	for _, backend := range firewall.Backends() {
 		b.Run(string(backend), func(b *testing.B) {
 			benchNeeds(b, backend)
-			node := netns.New(b, "node")
-			a := firewall.NewApplier(backend, firewall.WithRunner(func(_ context.Context, stdin, name string, args ...string) (string, error) {
+			node := benchNode(b)
+			a := firewall.NewApplier(backend, firewall.WithPrefixLimit(0), firewall.WithLockFile(filepath.Join(b.TempDir(), "lock")), firewall.WithRunner(func(_ context.Context, stdin, name string, args ...string) (string, error) {
 				return node.RunInput(stdin, name, args...)
 			}))
 			i := 0
@@ -98,7 +107,7 @@ func BenchmarkConnections(b *testing.B) {
 				Rules:      []firewall.Rule{{Comment: "bench", Protocol: firewall.TCP, Ports: firewall.Port(server.Port()), From: "edge", Verdict: firewall.Accept}},
 				Interfaces: []string{nodeIf},
 			}
-			a := firewall.NewApplier(backend, firewall.WithRunner(func(_ context.Context, stdin, name string, args ...string) (string, error) {
+			a := firewall.NewApplier(backend, firewall.WithPrefixLimit(0), firewall.WithLockFile(filepath.Join(b.TempDir(), "lock")), firewall.WithRunner(func(_ context.Context, stdin, name string, args ...string) (string, error) {
 				return node.RunInput(stdin, name, args...)
 			}))
 			if err := a.Apply(context.Background(), spec); err != nil {

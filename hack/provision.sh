@@ -2,8 +2,8 @@
 # Provisions what the real-component tests need, idempotently:
 #
 #   1. Debian packages for the firewall tests (iptables, ip6tables, ipset, nft,
-#      ip, conntrack), installed only when missing; `apt-get update` runs only
-#      then.
+#      ip, conntrack; GNU time for the scale benchmark), installed only when
+#      missing; `apt-get update` runs only then.
 #   2. etcd and kube-apiserver, built from the Go module proxy through the
 #      pinned wrapper module in hack/kube (go.mod/go.sum are the pin). The
 #      binaries are cached outside the repo, keyed by the Kubernetes version
@@ -56,7 +56,7 @@ fi
 log() { printf 'provision: %s\n' "$*" >&2; }
 
 # --- 1. Debian packages -----------------------------------------------------
-packages=(iptables ipset nftables iproute2 conntrack)
+packages=(iptables ipset nftables iproute2 conntrack time)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
