@@ -138,58 +138,92 @@ type node struct {
 	n       normalized // the Spec, normalised once (Apply, Check)
 }
 
-// prepare checks the backend and s (nil for Remove) and inspects the node.
-func (a *Applier) prepare(ctx context.Context, s *Spec) (node, Script, error) {
-	var nd node
-	var script Script
+// compile checks the Applier's settings and s, and renders s, before the
+// node is touched: a Spec that is invalid or over the prefix limit is
+// refused without waiting for the lock (and the limit is checked before
+// rendering, which is where a million prefixes cost).
+func (a *Applier) compile(s *Spec) (normalized, Script, error) {
+	if err := a.checkSettings(); err != nil {
+		return normalized{}, Script{}, err
+	}
+	if err := s.Validate(); err != nil {
+		return normalized{}, Script{}, err
+	}
+	n := normalize(*s)
+	if err := a.checkLimit(n); err != nil {
+		return normalized{}, Script{}, err
+	}
+	script, err := s.Render(a.backend)
+	return n, script, err
+}
+
+func (a *Applier) checkSettings() error {
 	switch a.backend {
 	case IPTables, IPSet, NFTables:
 	default:
-		return nd, script, errBackend(a.backend)
+		return errBackend(a.backend)
 	}
 	switch a.mode {
 	case IPTablesAuto, IPTablesLegacy, IPTablesNFT:
 	default:
-		return nd, script, fmt.Errorf("firewall: unknown iptables mode %q (want legacy or nft)", a.mode)
+		return fmt.Errorf("firewall: unknown iptables mode %q (want legacy or nft)", a.mode)
 	}
+	return nil
+}
+
+// inspect looks at the node: the guarded interfaces of s (nil for Remove)
+// and eBPF programs on them, and the iptables flavour.
+func (a *Applier) inspect(ctx context.Context, s *Spec) (node, error) {
+	var nd node
 	if s != nil {
 		var err error
-		if script, err = s.Render(a.backend); err != nil {
-			return nd, script, err
-		}
-		nd.n = normalize(*s)
-		if err := a.checkLimit(nd.n); err != nil {
-			return nd, script, err
-		}
 		if nd.guarded, err = a.inspectInterfaces(ctx, *s); err != nil {
-			return nd, script, err
+			return nd, err
 		}
 	}
 	if a.backend != NFTables {
 		mode, err := a.detectMode(ctx)
 		if err != nil {
-			return nd, script, err
+			return nd, err
 		}
 		nd.xt = xtablesFor(mode)
 	}
-	return nd, script, nil
+	return nd, nil
+}
+
+// prepare compiles s, takes the lock and inspects the node. The caller
+// must call unlock when it is done with the node.
+func (a *Applier) prepare(ctx context.Context, s *Spec, exclusive bool) (nd node, script Script, unlock func(), err error) {
+	var n normalized
+	if s != nil {
+		if n, script, err = a.compile(s); err != nil {
+			return nd, script, nil, err
+		}
+	} else if err := a.checkSettings(); err != nil {
+		return nd, script, nil, err
+	}
+	if unlock, err = a.lock(ctx, exclusive); err != nil {
+		return nd, script, nil, err
+	}
+	if nd, err = a.inspect(ctx, s); err != nil {
+		unlock()
+		return nd, script, nil, err
+	}
+	nd.n = n
+	return nd, script, unlock, nil
 }
 
 // Apply makes the node's rules those of s (see [Applier]). The error names
 // the step that failed; it matches [ErrRollback] if the previous rules could
 // not be restored.
 func (a *Applier) Apply(ctx context.Context, s Spec) error {
-	unlock, err := a.lock(ctx, true)
+	nd, script, unlock, err := a.prepare(ctx, &s, true)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	nd, script, err := a.prepare(ctx, &s)
-	if err != nil {
-		return err
-	}
 	if a.backend == NFTables {
-		return a.applyNFT(ctx, nd, s, script)
+		return a.applyNFT(ctx, nd, script)
 	}
 	return a.applyIPTables(ctx, nd, s, script)
 }
@@ -203,15 +237,11 @@ func (a *Applier) Apply(ctx context.Context, s Spec) error {
 // their set match: the ipset tool has no dry run, and the kernel needs the
 // set to exist before a rule can name it.
 func (a *Applier) Check(ctx context.Context, s Spec) error {
-	unlock, err := a.lock(ctx, false)
+	nd, script, unlock, err := a.prepare(ctx, &s, false)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	nd, script, err := a.prepare(ctx, &s)
-	if err != nil {
-		return err
-	}
 	if a.backend == NFTables {
 		if _, err := a.exec(ctx, script.NFT, "nft", "-c", "-f", "-"); err != nil {
 			return fmt.Errorf("firewall: check: %w", err)
@@ -610,7 +640,7 @@ func refillIPSets(before ipsets) string {
 	return b.String()
 }
 
-func (a *Applier) applyNFT(ctx context.Context, nd node, s Spec, script Script) error {
+func (a *Applier) applyNFT(ctx context.Context, nd node, script Script) error {
 	before, _, err := a.saveNFT(ctx)
 	if err != nil {
 		return err

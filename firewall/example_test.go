@@ -256,8 +256,8 @@ func ExampleApplier_Apply() {
 	}
 	spec := firewall.Node{
 		Interfaces: []string{"eth0"},
-		Cluster:    []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")},
 		Edge:       []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")},
+		Admin:      []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
 	}.Spec()
 	a := firewall.NewApplier(firewall.NFTables, firewall.WithRunner(dryRun), exampleLock)
 	fmt.Println("error:", a.Apply(context.Background(), spec))
@@ -285,7 +285,7 @@ func ExampleApplier_Check() {
 		}
 		return "", nil
 	}
-	spec := firewall.Node{Interfaces: []string{"eth0"}, Cluster: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")}}.Spec()
+	spec := firewall.Node{Interfaces: []string{"eth0"}, Admin: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}}.Spec()
 	a := firewall.NewApplier(firewall.NFTables, firewall.WithRunner(node), exampleLock)
 	fmt.Println(a.Check(context.Background(), spec))
 	// Output:

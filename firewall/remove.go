@@ -33,15 +33,11 @@ import (
 // verifies the result, and on any failure restores what it saved and
 // returns the error, which matches [ErrRollback] if that failed too.
 func (a *Applier) Remove(ctx context.Context) error {
-	unlock, err := a.lock(ctx, true)
+	nd, _, unlock, err := a.prepare(ctx, nil, true)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	nd, _, err := a.prepare(ctx, nil)
-	if err != nil {
-		return err
-	}
 	if a.backend == NFTables {
 		return a.removeNFT(ctx)
 	}
