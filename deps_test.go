@@ -131,7 +131,7 @@ func TestCheckDepsCatchesViolations(t *testing.T) {
 		{ImportPath: module + "/firewall", Deps: []string{module + "/allowlist"}},
 		{ImportPath: module + "/netpol", Deps: []string{"github.com/cloudflare/cloudflare-go", "github.com/projectcalico/calico/libcalico-go/lib/apis/v3"}},
 		{ImportPath: module + "/origincert", Deps: []string{"github.com/cloudflare/cloudflare-go", "k8s.io/client-go/kubernetes"}},
-		{ImportPath: module + "/internal/testbed", Imports: []string{module + "/examples/edgecheck"}},
+		{ImportPath: module + "/internal/testbed", Imports: []string{module + "/examples/originguard"}},
 		{ImportPath: module + "/internal/cfapi", Deps: []string{"encoding/json", "github.com/google/go-cmp/cmp"}},
 	}
 	got := checkDeps(fake)
@@ -140,7 +140,7 @@ func TestCheckDepsCatchesViolations(t *testing.T) {
 		"firewall depends on " + module + "/allowlist",
 		"netpol depends on github.com/cloudflare/cloudflare-go",
 		"netpol depends on github.com/projectcalico/calico",
-		"internal/testbed imports " + module + "/examples/edgecheck",
+		"internal/testbed imports " + module + "/examples/originguard",
 		"internal/cfapi depends on github.com/google/go-cmp/cmp",
 	}
 	if len(got) != len(want) {

@@ -49,7 +49,8 @@
 //     spoofed headers.
 //
 // The programs under examples/ compose these packages; run them with go run:
-// edgecheck shows the embedded ranges and checks addresses against them;
+// originguard renders every layer of the defence from one spec, audits and
+// explains a cluster's exposure, and shows the embedded ranges (edge);
 // nodefirewall renders (or applies) a node's firewall with Cloudflare's
 // ranges as the edge; originserver is a Go origin with the allowlist
 // Listener, Authenticated Origin Pulls and the allowlist Middleware in front
