@@ -207,6 +207,7 @@ type FieldError struct {
 	Msg   string
 }
 
+// Error names the field, the offending value and what is wrong with it.
 func (e *FieldError) Error() string { return fmt.Sprintf("%s %v: %s", e.Field, e.Value, e.Msg) }
 
 // Unwrap makes every FieldError match [ErrInvalidSpec].
