@@ -10,10 +10,12 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/discovery"
@@ -31,8 +33,7 @@ import (
 // real kube-apiserver and audits it through a kubeconfig, as a user would
 // their cluster: the same planted problems as the -f test, and explain
 // judges a flow the same way. $KUBECONFIG and $HOME point nowhere useful,
-// so an ignored --kubeconfig fails. It runs before the render test, whose
-// cluster-wide Calico policies would change the fixture's verdicts.
+// so an ignored --kubeconfig fails.
 func TestAuditReadsClusterThroughKubeconfig(t *testing.T) {
 	cfg := testbed.APIServer(t)
 	testbed.InstallCRDs(t, cfg, testbed.CalicoCRDs(t)...)
@@ -42,7 +43,7 @@ func TestAuditReadsClusterThroughKubeconfig(t *testing.T) {
 	env := map[string]string{"KUBECONFIG": filepath.Join(dir, "absent"), "HOME": dir}
 
 	out, _, err := runCLI(t, env, "audit", "--kubeconfig", path, "-o", "json", "-cluster", "10.244.0.0/16")
-	checkPlanted(t, out, err)
+	checkPlanted(t, out, err, true)
 
 	const decided = "decided by: ingress of host endpoint node-2-all: deny (rule: tier default, GlobalNetworkPolicy host-deny rule 3: Deny)"
 	out, _, err = runCLI(t, env, "explain", "--kubeconfig", path, "--from", "node/node-1", "--to", "node/node-2:10250")
@@ -62,12 +63,24 @@ func TestAuditReadsClusterThroughKubeconfig(t *testing.T) {
 
 // applyFixture server-side applies the fixture cluster's objects, and the
 // status of its Nodes and Pods (their addresses, Running) through the
-// status subresource, as the kubelet would.
+// status subresource, as the kubelet would. The test binary shares one
+// API server: cluster-wide Calico objects other tests left (the render
+// test's pre-DNAT and host policies) would judge the fixture's flows too,
+// so they are deleted first.
 func applyFixture(t *testing.T, cfg *rest.Config) {
 	t.Helper()
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, g := range []string{"projectcalico.org/v3", "crd.projectcalico.org/v1"} {
+		gv, _ := schema.ParseGroupVersion(g)
+		for _, r := range []string{"globalnetworkpolicies", "globalnetworksets", "hostendpoints", "tiers"} {
+			err := dyn.Resource(gv.WithResource(r)).DeleteCollection(context.Background(), metav1.DeleteOptions{}, metav1.ListOptions{})
+			if err != nil && !apierrors.IsNotFound(err) {
+				t.Fatalf("delete %s %s: %v", g, r, err)
+			}
+		}
 	}
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
