@@ -10,17 +10,149 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/originguard/originguard/internal/testbed"
 )
+
+// TestAuditReadsClusterThroughKubeconfig applies the fixture cluster to a
+// real kube-apiserver and audits it through a kubeconfig, as a user would
+// their cluster: the same planted problems as the -f test, and explain
+// judges a flow the same way. $KUBECONFIG and $HOME point nowhere useful,
+// so an ignored --kubeconfig fails.
+func TestAuditReadsClusterThroughKubeconfig(t *testing.T) {
+	cfg := testbed.APIServer(t)
+	testbed.InstallCRDs(t, cfg, testbed.CalicoCRDs(t)...)
+	applyFixture(t, cfg)
+	dir := t.TempDir()
+	path := writeKubeconfig(t, cfg, dir)
+	env := map[string]string{"KUBECONFIG": filepath.Join(dir, "absent"), "HOME": dir}
+
+	out, _, err := runCLI(t, env, "audit", "--kubeconfig", path, "-o", "json", "-cluster", "10.244.0.0/16")
+	checkPlanted(t, out, err, true)
+
+	const decided = "decided by: ingress of host endpoint node-2-all: deny (rule: tier default, GlobalNetworkPolicy host-deny rule 3: Deny)"
+	out, _, err = runCLI(t, env, "explain", "--kubeconfig", path, "--from", "node/node-1", "--to", "node/node-2:10250")
+	if err != nil || !strings.Contains(out, "TCP/10250: DENY") || !strings.Contains(out, decided) {
+		t.Errorf("explain --kubeconfig: err = %v\n%s", err, out)
+	}
+	// $KUBECONFIG, and --context naming the context to read.
+	env["KUBECONFIG"] = path
+	out, _, err = runCLI(t, env, "explain", "--context", "testbed", "--from", "198.51.100.7", "--to", "node/node-2:30080/tcp")
+	if err != nil || !strings.Contains(out, "via NodePort 30080 on node-2: ALLOW") {
+		t.Errorf("explain with $KUBECONFIG: err = %v\n%s", err, out)
+	}
+	if _, _, err := runCLI(t, env, "audit", "--context", "nope"); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("an unknown --context: err = %v", err)
+	}
+}
+
+// applyFixture server-side applies the fixture cluster's objects, and the
+// status of its Nodes and Pods (their addresses, Running) through the
+// status subresource, as the kubelet would. The test binary shares one
+// API server: cluster-wide Calico objects other tests left (the render
+// test's pre-DNAT and host policies) would judge the fixture's flows too,
+// so they are deleted first.
+func applyFixture(t *testing.T, cfg *rest.Config) {
+	t.Helper()
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []string{"projectcalico.org/v3", "crd.projectcalico.org/v1"} {
+		gv, _ := schema.ParseGroupVersion(g)
+		for _, r := range []string{"globalnetworkpolicies", "globalnetworksets", "hostendpoints", "tiers"} {
+			err := dyn.Resource(gv.WithResource(r)).DeleteCollection(context.Background(), metav1.DeleteOptions{}, metav1.ListOptions{})
+			if err != nil && !apierrors.IsNotFound(err) {
+				t.Fatalf("delete %s %s: %v", g, r, err)
+			}
+		}
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := restmapper.GetAPIGroupResources(dc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapper := restmapper.NewDiscoveryRESTMapper(groups)
+	var objs []*unstructured.Unstructured
+	for _, f := range []string{"dump.yaml", "calico.yaml"} {
+		data, err := os.ReadFile(filepath.Join(fixture, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs, err := testbed.DecodeObjects(data)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, d := range docs {
+			if !d.IsList() {
+				objs = append(objs, d)
+				continue
+			}
+			d.EachListItem(func(o runtime.Object) error {
+				objs = append(objs, o.(*unstructured.Unstructured))
+				return nil
+			})
+		}
+	}
+	for _, obj := range objs {
+		gvk := obj.GroupVersionKind()
+		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			t.Fatalf("no resource for %v: %v", gvk, err)
+		}
+		body, err := json.Marshal(obj.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			ri = dyn.Resource(m.Resource).Namespace(obj.GetNamespace())
+		}
+		opts := metav1.PatchOptions{FieldManager: "originguard-fixture", Force: new(true)}
+		if _, err := ri.Patch(context.Background(), obj.GetName(), types.ApplyPatchType, body, opts); err != nil {
+			t.Fatalf("%s %s/%s: %v", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
+		}
+		if gvk.Kind == "Node" || gvk.Kind == "Pod" {
+			if _, err := ri.Patch(context.Background(), obj.GetName(), types.ApplyPatchType, body, opts, "status"); err != nil {
+				t.Fatalf("%s %s/%s status: %v", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
+			}
+		}
+	}
+}
+
+// writeKubeconfig writes a kubeconfig with one context, testbed, for cfg.
+func writeKubeconfig(t *testing.T, cfg *rest.Config, dir string) string {
+	t.Helper()
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["testbed"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthority: cfg.CAFile, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos["testbed"] = &clientcmdapi.AuthInfo{ClientCertificate: cfg.CertFile, ClientCertificateData: cfg.CertData,
+		ClientKey: cfg.KeyFile, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
+	kc.Contexts["testbed"] = &clientcmdapi.Context{Cluster: "testbed", AuthInfo: "testbed"}
+	kc.CurrentContext = "testbed"
+	path := filepath.Join(dir, "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
 
 // TestRenderAppliesToAPIServer renders the sample spec, in both Calico API
 // forms and for every ingress controller, to a directory, and server-side

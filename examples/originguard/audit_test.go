@@ -17,6 +17,25 @@ const fixture = "testdata/cluster"
 // rule responsible, and exits non-zero.
 func TestAuditFindsEachKnownExposure(t *testing.T) {
 	out, _, err := runCLI(t, nil, "audit", "-f", fixture, "-o", "json", "-cluster", "10.244.0.0/16")
+	got := checkPlanted(t, out, err, false)
+	if len(got.Exposures) != 3 {
+		t.Errorf("exposures = %q, want the NodePort on both nodes and the hostNetwork port", got.Exposures)
+	}
+}
+
+// auditReport is audit's -o json.
+type auditReport struct {
+	Findings  []finding
+	Exposures []string
+}
+
+// checkPlanted checks that audit's -o json names each problem planted in
+// the fixture cluster, with the rule responsible, most serious first, and
+// that audit exits non-zero. shared says the fixture shares its API server
+// with other tests' objects, whose policies' CIDRs may split the sources
+// the NodePort is open to finer (the same verdict, in more pieces).
+func checkPlanted(t *testing.T, out string, err error, shared bool) auditReport {
+	t.Helper()
 	if !errors.Is(err, errFindings) {
 		t.Fatalf("err = %v, want errFindings (exit %d)", err, exitFindings)
 	}
@@ -39,6 +58,9 @@ func TestAuditFindsEachKnownExposure(t *testing.T) {
 		{"namespace without default deny", medium, "exposure", "no-default-deny", "Namespace legacy", "no default deny for ingress and egress", ""},
 		{"host policy without 10250", high, "lint", "kubelet", "host node-1 (10.0.1.1) -> host node-2 (10.0.1.2) TCP/10250", "cannot reach the kubelet on node-2", "ingress of host endpoint node-2-all: deny (rule: tier default, GlobalNetworkPolicy host-deny rule 3: Deny)"},
 	} {
+		if shared {
+			want.in = strings.TrimSuffix(want.in, "\n")
+		}
 		found := false
 		for _, f := range got.Findings {
 			if f.Severity == want.severity && f.Source == want.source && f.Check == want.check && f.Object == want.object &&
@@ -58,9 +80,7 @@ func TestAuditFindsEachKnownExposure(t *testing.T) {
 		}
 		seen[f.Severity] = true
 	}
-	if len(got.Exposures) != 3 {
-		t.Errorf("exposures = %q, want the NodePort on both nodes and the hostNetwork port", got.Exposures)
-	}
+	return auditReport(got)
 }
 
 // The human report, against golden output.
@@ -209,5 +229,49 @@ func TestRenderedDefenceAudits(t *testing.T) {
 	if len(got.Exposures) != 1 || !strings.HasPrefix(got.Exposures[0], "NodePort TCP/31443 on 10.0.1.1 (Service ingress-nginx/ingress-nginx-controller, node node-1): 103.21.244.0/22; ") ||
 		strings.Contains(got.Exposures[0], "0.0.0.0/0") {
 		t.Errorf("exposures = %q, want the controller's NodePort, from the edge alone", got.Exposures)
+	}
+}
+
+// Where audit and explain look for a cluster, as kubectl does: --kubeconfig,
+// else $KUBECONFIG, else ~/.kube/config, and only when no -f is given (or
+// a cluster is asked for); with nothing to read they say where they looked.
+// The kubeconfigs here name a closed loopback port, so reading one shows as
+// an error naming it. The live read is TestAuditReadsClusterThroughKubeconfig.
+func TestAuditKubeconfigSources(t *testing.T) {
+	home := t.TempDir()
+	env := map[string]string{"HOME": home}
+	for _, cmd := range [][]string{{"audit"}, {"explain", "--from", "192.0.2.1", "--to", "shop/web-1:80"}} {
+		_, _, err := runCLI(t, env, cmd...)
+		if err == nil || !strings.Contains(err.Error(), "--kubeconfig, $KUBECONFIG or ~/.kube/config; none found") {
+			t.Errorf("%s with no input: err = %v", cmd[0], err)
+		}
+	}
+	missing := filepath.Join(home, "missing")
+	if _, _, err := runCLI(t, env, "audit", "--kubeconfig", missing); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("a missing --kubeconfig: err = %v", err)
+	}
+	closed := "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:1\"}}]\n" +
+		"users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"
+	os.MkdirAll(filepath.Join(home, ".kube"), 0o755)
+	os.WriteFile(filepath.Join(home, ".kube", "config"), []byte(closed), 0o600)
+	if _, _, err := runCLI(t, env, "audit"); err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Errorf("~/.kube/config not read: err = %v", err)
+	}
+	other := filepath.Join(home, "other")
+	os.WriteFile(other, []byte(strings.Replace(closed, "127.0.0.1:1", "127.0.0.1:2", 1)), 0o600)
+	if _, _, err := runCLI(t, map[string]string{"HOME": home, "KUBECONFIG": other}, "audit"); err == nil || !strings.Contains(err.Error(), "127.0.0.1:2") {
+		t.Errorf("$KUBECONFIG not preferred to ~/.kube/config: err = %v", err)
+	}
+	// -f alone reads no cluster, though a kubeconfig is there.
+	if _, _, err := runCLI(t, env, "audit", "-f", fixture); !errors.Is(err, errFindings) {
+		t.Errorf("-f with a kubeconfig about: err = %v", err)
+	}
+	// --context asks for the cluster as well as -f.
+	if _, _, err := runCLI(t, env, "audit", "-f", fixture, "--context", "x"); err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Errorf("-f with --context: err = %v", err)
+	}
+	_, stderr, _ := runCLI(t, env, "audit", "-h")
+	if !strings.Contains(stderr, "kind: ClusterRole") || !strings.Contains(stderr, "verbs: [get, list]") {
+		t.Errorf("audit -h does not show the ClusterRole it needs:\n%s", stderr)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,6 +60,9 @@ type inputFlags struct {
 	autoHEP   *bool
 	edgeFile  *string
 	cluster   list
+	// kubeconfig and context pick a live cluster to read (read-only).
+	kubeconfig *string
+	context    *string
 }
 
 func (c *cli) inputFlags(f *flagSet) *inputFlags {
@@ -67,18 +71,35 @@ func (c *cli) inputFlags(f *flagSet) *inputFlags {
 	in.semantics = f.String("semantics", "", "whose rules to apply: calico or kubernetes (default calico when the input holds Calico objects)")
 	in.autoHEP = f.Bool("auto-host-endpoints", false, "Calico creates host endpoints automatically (projectcalico-default-allow)")
 	in.edgeFile = f.String("edge-file", "", "the edge prefixes, one per line (default: Cloudflare's embedded ranges)")
+	in.kubeconfig = f.String("kubeconfig", "", "read the cluster of this kubeconfig (default $KUBECONFIG, else ~/.kube/config, when no -f is given); get and list only: the ClusterRole it needs is below")
+	in.context = f.String("context", "", "the kubeconfig context to read (default its current context)")
+	f.more = "\nReading a cluster needs get and list on these, nothing more:\n\n" + clusterRBAC
 	f.Var(&in.cluster, "cluster", "the cluster's own networks (nodes, pods), CIDR; sources inside them are not reported as outside the edge; repeatable")
 	return in
 }
 
 // load reads every input and builds the evaluator.
-func (c *cli) load(in *inputFlags) (*cluster, error) {
-	if len(in.files) == 0 {
-		return nil, errors.New("no input: give -f with a kubectl get -o yaml dump or a directory of manifests")
-	}
+//
+// The inputs are the -f files and, when --kubeconfig or --context is given
+// or no -f is, the live cluster of the kubeconfig, listed as the same List
+// documents a dump holds: one path audits both.
+func (c *cli) load(ctx context.Context, in *inputFlags) (*cluster, error) {
 	var all bytes.Buffer
 	for _, f := range in.files {
 		if err := c.readInput(f, &all); err != nil {
+			return nil, err
+		}
+	}
+	rules, explicit, found := c.kubeconfig(in)
+	if explicit || len(in.files) == 0 {
+		if !found {
+			return nil, errNoInput
+		}
+		cfg, err := c.restConfig(in, rules)
+		if err != nil {
+			return nil, err
+		}
+		if err := readCluster(ctx, cfg, func(b []byte) { appendDoc(&all, b) }); err != nil {
 			return nil, err
 		}
 	}
@@ -127,15 +148,18 @@ func (c *cli) load(in *inputFlags) (*cluster, error) {
 	return cl, nil
 }
 
+// appendDoc appends one or more YAML documents to the stream.
+func appendDoc(out *bytes.Buffer, b []byte) {
+	out.WriteString("\n---\n")
+	out.Write(b)
+	out.WriteString("\n")
+}
+
 // readInput appends a file, every manifest of a directory (sorted, so the
 // result does not depend on the file system's order), or stdin, as YAML
 // documents.
 func (c *cli) readInput(path string, out *bytes.Buffer) error {
-	add := func(b []byte) {
-		out.WriteString("\n---\n")
-		out.Write(b)
-		out.WriteString("\n")
-	}
+	add := func(b []byte) { appendDoc(out, b) }
 	if path == "-" {
 		b, err := readAll(c.stdin)
 		if err != nil {
@@ -183,8 +207,8 @@ func (c *cli) readInput(path string, out *bytes.Buffer) error {
 	return nil
 }
 
-func (c *cli) audit(args []string) error {
-	f := c.flags("audit", "-f cluster.yaml|dir [-f ...] [-o json] [-api-server ADDR] [-semantics calico|kubernetes]")
+func (c *cli) audit(ctx context.Context, args []string) error {
+	f := c.flags("audit", "[-f cluster.yaml|dir ...] [--kubeconfig FILE] [--context NAME] [-o json] [-api-server ADDR] [-semantics calico|kubernetes]")
 	in := c.inputFlags(f)
 	output := f.String("o", "text", "output: text or json")
 	var apiServers, controllers list
@@ -199,7 +223,7 @@ func (c *cli) audit(args []string) error {
 	if f.NArg() > 0 {
 		return fmt.Errorf("audit: unexpected argument %q (inputs are given with -f)", f.Arg(0))
 	}
-	cl, err := c.load(in)
+	cl, err := c.load(ctx, in)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
@@ -444,8 +468,8 @@ func (cl *cluster) namespace(name string) *corev1.Namespace {
 	return nil
 }
 
-func (c *cli) explain(args []string) error {
-	f := c.flags("explain", "-f cluster.yaml|dir --from ADDR|ns/pod|node/NAME --to ns/pod:PORT[/tcp|udp]|node/NAME:PORT[/proto] [-o json]")
+func (c *cli) explain(ctx context.Context, args []string) error {
+	f := c.flags("explain", "[-f cluster.yaml|dir ...] [--kubeconfig FILE] [--context NAME] --from ADDR|ns/pod|node/NAME --to ns/pod:PORT[/tcp|udp]|node/NAME:PORT[/proto] [-o json]")
 	in := c.inputFlags(f)
 	from := f.String("from", "", "where the flow starts: an address (198.51.100.7), a pod (ns/pod) or a node (node/NAME)")
 	to := f.String("to", "", "where it goes: ns/pod:443/tcp, node/NAME:10250, or node/NAME:30080 for a NodePort")
@@ -459,7 +483,7 @@ func (c *cli) explain(args []string) error {
 	if *from == "" || *to == "" {
 		return errors.New("explain: both --from and --to are needed, e.g. --from 198.51.100.7 --to shop/web:8080/tcp")
 	}
-	cl, err := c.load(in)
+	cl, err := c.load(ctx, in)
 	if err != nil {
 		return fmt.Errorf("explain: %w", err)
 	}

@@ -6,6 +6,7 @@
 //	go run ./examples/originguard render -layer firewall      # one layer, as its tools read it
 //	go run ./examples/originguard edge 104.16.0.1 192.0.2.7   # Cloudflare's ranges, their age; check addresses
 //	go run ./examples/originguard audit -f cluster.yaml       # what is exposed, and by which rule
+//	go run ./examples/originguard audit --context prod        # the same, read live through the kubeconfig
 //	go run ./examples/originguard explain -f cluster.yaml --from 198.51.100.7 --to shop/web:8080/tcp
 //
 // # render
@@ -56,8 +57,25 @@
 // can gate on it (every command exits 2 on an error: a bad spec, flag or
 // input). explain judges one flow and names the rule that decided.
 //
-// A live cluster is read through kubectl and calicoctl, which handle its
-// credentials; for example:
+// With no -f, or with --kubeconfig or --context, they read the live
+// cluster of the kubeconfig as kubectl finds it (--kubeconfig, else
+// $KUBECONFIG, else ~/.kube/config; --context, else its current context),
+// with get and list only: every kind below that the cluster serves (Calico's
+// in projectcalico.org/v3, else crd.projectcalico.org/v1), listed into the
+// same List documents -f reads, so one path audits both. The least the
+// kubeconfig's user needs (audit -h prints it):
+//
+//	kind: ClusterRole   # get, list on:
+//	""                         namespaces nodes pods services configmaps
+//	networking.k8s.io          networkpolicies ingresses
+//	projectcalico.org, crd.projectcalico.org
+//	                           tiers globalnetworkpolicies networkpolicies globalnetworksets networksets hostendpoints profiles
+//	gateway.networking.k8s.io  gateways httproutes
+//	gateway.envoyproxy.io      clienttrafficpolicies securitypolicies
+//	traefik.io                 middlewares tlsoptions ingressroutes
+//	configuration.konghq.com   kongplugins kongclusterplugins
+//
+// Dumps work too, through kubectl and calicoctl; for example:
 //
 //	kubectl get namespaces,nodes,pods,services,networkpolicies,ingresses,configmaps -A -o yaml > cluster.yaml
 //	calicoctl get tiers,globalnetworkpolicies,networkpolicies,globalnetworksets,networksets,hostendpoints,profiles -A -o yaml > calico.yaml
@@ -115,16 +133,18 @@ const usage = `originguard renders, audits and explains the defence of a Kuberne
 Usage:
   originguard render  [-f spec.yaml] [-out dir] [-layer name]   every manifest of every layer, from one spec
   originguard edge    [-fetch] [address ...]                    Cloudflare's ranges, their age; check addresses
-  originguard audit   -f cluster.yaml|dir [-o json]             what is exposed from outside, and by which rule
-  originguard explain -f cluster.yaml|dir --from A --to B       one flow's verdict and the rule that decided
+  originguard audit   [-f cluster.yaml|dir] [-o json]           what is exposed from outside, and by which rule
+  originguard explain [-f cluster.yaml|dir] --from A --to B     one flow's verdict and the rule that decided
 
-A live cluster: kubectl get namespaces,nodes,pods,services,networkpolicies,ingresses,configmaps -A -o yaml
-(and calicoctl get ... -o yaml) into files or stdin (-f -) for audit and explain.
+audit and explain read -f (kubectl get -o yaml dumps, manifests, - for stdin)
+or, with no -f or with --kubeconfig/--context, the live cluster of the
+kubeconfig (--kubeconfig, else $KUBECONFIG, else ~/.kube/config), read-only.
 Exit status: 0 done; 1 audit found something serious; 2 an error (a bad spec,
 flag or input), said on stderr.
 Run "originguard <command> -h" for a command's flags. With no -f, render reads
 examples/originguard/sample.yaml, a commented sample spec. Nothing talks to a
-cluster or to Cloudflare unless asked (-fetch, or edge source: fetch).
+cluster or to Cloudflare unless asked (audit or explain without -f, --kubeconfig,
+-fetch, or edge source: fetch).
 `
 
 func (c *cli) run(ctx context.Context, args []string) error {
@@ -138,9 +158,9 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	case "edge":
 		return c.edge(ctx, args[1:])
 	case "audit":
-		return c.audit(args[1:])
+		return c.audit(ctx, args[1:])
 	case "explain":
-		return c.explain(args[1:])
+		return c.explain(ctx, args[1:])
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(c.stdout, usage)
 		return nil
@@ -154,18 +174,23 @@ func (c *cli) run(ctx context.Context, args []string) error {
 type flagSet struct {
 	*flag.FlagSet
 	usage func()
+	// more is printed after the flags by -h.
+	more string
 }
 
 func (c *cli) flags(name, synopsis string) *flagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	return &flagSet{FlagSet: fs, usage: func() {
+	f := &flagSet{FlagSet: fs}
+	f.usage = func() {
 		fmt.Fprintf(c.stderr, "usage: originguard %s %s\n", name, synopsis)
 		fs.SetOutput(c.stderr)
 		fs.PrintDefaults()
 		fs.SetOutput(io.Discard)
-	}}
+		fmt.Fprint(c.stderr, f.more)
+	}
+	return f
 }
 
 // parse parses args, printing usage for -h.
