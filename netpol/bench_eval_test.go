@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	calicov3 "github.com/projectcalico/api/pkg/apis/projectcalico/v3"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -49,22 +50,36 @@ func scaleWorld(n, namespaces int) ([]networkingv1.NetworkPolicy, func(i int) En
 // under Kubernetes semantics and under Calico's, where the same
 // NetworkPolicies sit in the default tier.
 func BenchmarkAllowed(b *testing.B) {
-	for _, sem := range []Semantics{Kubernetes, Calico} {
+	for _, sem := range []Semantics{Kubernetes, Calico, "calico-converted"} {
 		for _, n := range []int{1_000, 10_000} {
 			name := fmt.Sprintf("policies=%d", n)
-			if sem == Calico {
-				name = "calico/" + name
+			if sem != Kubernetes {
+				name = string(sem) + "/" + name
 			}
 			b.Run(name, func(b *testing.B) { benchAllowed(b, sem, n) })
 		}
 	}
 }
 
+// scaleNetwork is scaleWorld's policies under sem, or under Calico as the
+// Calico NetworkPolicies Calico converts them to for "calico-converted".
+func scaleNetwork(n int, sem Semantics) (Network, func(i int) Endpoint) {
+	nps, podAt := scaleWorld(n, 100)
+	if sem != "calico-converted" {
+		return Network{Objects: Objects{NetworkPolicies: nps}, Semantics: sem}, podAt
+	}
+	var cnps []calicov3.NetworkPolicy
+	for _, np := range nps {
+		cnps = append(cnps, toCalico(np))
+	}
+	return Network{Objects: Objects{CalicoNetworkPolicies: cnps}, Semantics: Calico}, podAt
+}
+
 func benchAllowed(b *testing.B, sem Semantics, n int) {
 	{
 		{
-			nps, podAt := scaleWorld(n, 100)
-			ev, err := NewEvaluator(Network{Objects: Objects{NetworkPolicies: nps}, Semantics: sem})
+			net, podAt := scaleNetwork(n, sem)
+			ev, err := NewEvaluator(net)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -90,15 +105,15 @@ func TestAllowedSpeed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("timing")
 	}
-	nps, podAt := scaleWorld(10_000, 100)
-	flows := make([]Flow, 20_000)
-	for i := range flows {
-		flows[i] = Flow{From: podAt(i * 7), To: podAt(i*13 + 1), Protocol: TCP, Port: uint16(8000 + i%10)}
-	}
-	for _, sem := range []Semantics{Kubernetes, Calico} {
-		ev, err := NewEvaluator(Network{Objects: Objects{NetworkPolicies: nps}, Semantics: sem})
+	for _, sem := range []Semantics{Kubernetes, Calico, "calico-converted"} {
+		net, podAt := scaleNetwork(10_000, sem)
+		ev, err := NewEvaluator(net)
 		if err != nil {
 			t.Fatal(err)
+		}
+		flows := make([]Flow, 20_000)
+		for i := range flows {
+			flows[i] = Flow{From: podAt(i * 7), To: podAt(i*13 + 1), Protocol: TCP, Port: uint16(8000 + i%10)}
 		}
 		best := time.Duration(1 << 62)
 		for range 5 {
@@ -114,7 +129,7 @@ func TestAllowedSpeed(t *testing.T) {
 		}
 	}
 
-	nps, podAt = scaleWorld(1_000, 100)
+	nps, podAt := scaleWorld(1_000, 100)
 	ev, err := NewEvaluator(Network{Objects: Objects{NetworkPolicies: nps}})
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	calicov3 "github.com/projectcalico/api/pkg/apis/projectcalico/v3"
+	networkingv1 "k8s.io/api/networking/v1"
 )
 
 // The namespace and label index of Calico policies only prunes: on random
@@ -102,6 +103,36 @@ func TestSelectorRequiredLabel(t *testing.T) {
 		got, ok := MustParseSelector(c.sel).requiredLabel()
 		if got != c.want || ok != c.ok {
 			t.Errorf("%q: got %q %v, want %q %v", c.sel, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+// A Kubernetes NetworkPolicy selects by the pod's own labels, a Calico
+// policy by the labels Calico gives the pod, which override a pod label
+// of the same name: the index looks each up where its policy would.
+func TestCalicoIndexOwnLabels(t *testing.T) {
+	p := pod("a", "10.0.0.1", "n1", CalicoNamespaceLabel, "elsewhere")
+	q := pod("a", "10.0.0.2", "n2")
+	cnp := calicov3.NetworkPolicy{}
+	cnp.Namespace, cnp.Name = "a", "c"
+	cnp.Spec.Selector = CalicoNamespaceLabel + " == 'elsewhere'"
+	cnp.Spec.Ingress = []calicov3.Rule{deny()}
+	for _, c := range []struct {
+		name string
+		o    Objects
+		want bool
+	}{
+		{"kubernetes policy by the pod's own label", Objects{NetworkPolicies: []networkingv1.NetworkPolicy{
+			knp("a", "deny", sel(CalicoNamespaceLabel, "elsewhere"), ingress)}}, false},
+		{"calico policy by calico's label", Objects{CalicoNetworkPolicies: []calicov3.NetworkPolicy{cnp}}, true},
+	} {
+		ev, err := NewEvaluator(Network{Objects: c.o, Semantics: Calico})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ev.Allowed(tcp(q, p, 80)); got != c.want {
+			v, _ := ev.Explain(tcp(q, p, 80))
+			t.Errorf("%s: allowed %v, want %v\n%s", c.name, got, c.want, v)
 		}
 	}
 }
