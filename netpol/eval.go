@@ -92,8 +92,10 @@ var (
 
 // Evaluator answers "may this flow pass, and which rule decided?" for a
 // [Network]. Build one with [NewEvaluator]; it is immutable and safe for
-// concurrent use. It indexes Kubernetes NetworkPolicies by namespace, so
-// a flow costs the policies of its two namespaces, not all of them.
+// concurrent use. It indexes namespaced policies by namespace and by a
+// label their selector requires, so a flow costs the policies that may
+// select its two pods (and, under [Calico], the global ones), not all of
+// them; the order in which they are evaluated is unchanged.
 type Evaluator struct {
 	sem     Semantics
 	kube    map[string][]*kubePolicy // by namespace, in name order

@@ -31,15 +31,96 @@ type calicoModel struct {
 	overlay  []Failsafe
 	e2h      string
 	sets     []cset
+	scan     bool       // tests: every policy of every tier, no index
+	memo     *podIdents // set on a copy for one flow
+}
+
+// podIdents are the identities of a flow's pods, computed once per flow:
+// every pod a flow's packets carry is its From or its To.
+type podIdents struct {
+	n    int
+	addr [2]netip.Addr
+	id   [2]ident
+}
+
+func podIdent(e Endpoint) ident {
+	return ident{labels: podLabels(e), ns: e.Namespace, nsLabels: calicoNSLabels(e), sa: e.ServiceAccount}
 }
 
 type ctier struct {
 	name     string
 	order    *float64
-	pass     bool                  // default action Pass
-	policies []*cpolicy            // in order
-	global   []*cpolicy            // the global ones, in order
-	byNS     map[string][]*cpolicy // the namespaced ones by namespace, in order
+	pass     bool                 // default action Pass
+	policies []*cpolicy           // in order
+	global   []*cpolicy           // the global ones, in order
+	byNS     map[string]*cnsIndex // the namespaced ones by namespace
+}
+
+// cnsIndex holds a tier's policies of one namespace, each filed under one
+// label equality its selector requires where it has one, so that a pod
+// meets only the policies that may select it. Calico evaluates policies
+// in order whatever the index: it only prunes.
+type cnsIndex struct {
+	any []*cpolicy // selectors without a required label, in order
+	// byKube holds Kubernetes NetworkPolicies by one of their podSelector's
+	// matchLabels, looked up in the pod's own labels; byCalico holds
+	// Calico policies by a label equality their selector requires, looked
+	// up in the labels Calico gives the pod.
+	byKube, byCalico map[[2]string][]*cpolicy
+}
+
+func (x *cnsIndex) add(p *cpolicy) {
+	if p.kube != nil {
+		if k, ok := smallestLabel(p.kube.np.Spec.PodSelector.MatchLabels); ok {
+			x.byKube[k] = append(x.byKube[k], p)
+			return
+		}
+	} else if k, ok := p.sel.requiredLabel(); ok {
+		x.byCalico[k] = append(x.byCalico[k], p)
+		return
+	}
+	x.any = append(x.any, p)
+}
+
+// smallestLabel is the pair of ml with the smallest key.
+func smallestLabel(ml map[string]string) ([2]string, bool) {
+	var lk [2]string
+	for k, v := range ml {
+		if lk[0] == "" || k < lk[0] {
+			lk = [2]string{k, v}
+		}
+	}
+	return lk, len(ml) > 0
+}
+
+// candidates returns, in order, the policies of x that may select a pod
+// with its own labels own and Calico's labels cal. It shares x.any when
+// no indexed policy may, and allocates otherwise.
+func (x *cnsIndex) candidates(own, cal map[string]string) []*cpolicy {
+	if x == nil {
+		return nil
+	}
+	out := x.any
+	shared := true
+	look := func(by map[[2]string][]*cpolicy, l map[string]string) {
+		if len(by) == 0 {
+			return
+		}
+		for k, v := range l {
+			if ps := by[[2]string{k, v}]; len(ps) > 0 {
+				if shared {
+					out, shared = append(make([]*cpolicy, 0, len(out)+len(ps)), out...), false
+				}
+				out = append(out, ps...)
+			}
+		}
+	}
+	look(x.byKube, own)
+	look(x.byCalico, cal)
+	if !shared {
+		slices.SortFunc(out, func(a, b *cpolicy) int { return cmp.Compare(a.rank, b.rank) })
+	}
+	return out
 }
 
 type cpolicy struct {
@@ -237,14 +318,19 @@ func compileCalico(c Network, kube map[string][]*kubePolicy, bad func(string, ..
 			}
 			return strings.Compare(a.sortName, b.sortName)
 		})
-		t.byNS = map[string][]*cpolicy{}
+		t.byNS = map[string]*cnsIndex{}
 		for i, p := range t.policies {
 			p.rank = i
 			if p.namespace == "" {
 				t.global = append(t.global, p)
-			} else {
-				t.byNS[p.namespace] = append(t.byNS[p.namespace], p)
+				continue
 			}
+			x := t.byNS[p.namespace]
+			if x == nil {
+				x = &cnsIndex{byKube: map[[2]string][]*cpolicy{}, byCalico: map[[2]string][]*cpolicy{}}
+				t.byNS[p.namespace] = x
+			}
+			x.add(p)
 		}
 		m.tiers = append(m.tiers, t)
 	}
@@ -569,7 +655,18 @@ func (m *calicoModel) idents(e Endpoint) []ident {
 	var out []ident
 	switch {
 	case e.IsPod():
-		out = append(out, ident{labels: podLabels(e), ns: e.Namespace, nsLabels: calicoNSLabels(e), sa: e.ServiceAccount})
+		id, ok := ident{}, false
+		if x := m.memo; x != nil {
+			for i := range x.n {
+				if x.addr[i] == e.Addr {
+					id, ok = x.id[i], true
+				}
+			}
+		}
+		if !ok {
+			id = podIdent(e)
+		}
+		out = append(out, id)
 	case e.Host:
 		if h := m.hep(e.Node, e); h != nil {
 			out = append(out, ident{labels: h.labels})
@@ -744,16 +841,29 @@ func (m *calicoModel) chain(point string, kind chainKind, self Endpoint, hepLabe
 	s = Step{Point: point, Final: true, Rule: -1}
 	var id *ident
 	if kind == chainWorkload {
-		id = &ident{labels: podLabels(self), ns: self.Namespace, nsLabels: calicoNSLabels(self)}
+		// The pod's identity, which the packet already holds first.
+		ids := k.srcIDs
+		if ingress {
+			ids = k.dstIDs
+		}
+		if len(ids) > 0 && ids[0].ns == self.Namespace && ids[0].nsLabels != nil {
+			id = &ids[0]
+		} else {
+			id = &ident{labels: podLabels(self), ns: self.Namespace, nsLabels: calicoNSLabels(self)}
+		}
 	}
 	for _, t := range m.tiers {
 		tierApplied := false
 		passed := false
-		// The tier's global policies and those of self's namespace, merged
-		// in order; host endpoints meet global policies only.
+		// The tier's global policies and those of self's namespace that
+		// may select it, merged in order; host endpoints meet global
+		// policies only.
 		global, local := t.global, []*cpolicy(nil)
-		if kind == chainWorkload {
-			local = t.byNS[self.Namespace]
+		switch {
+		case m.scan:
+			global = t.policies
+		case kind == chainWorkload:
+			local = t.byNS[self.Namespace].candidates(self.Labels, id.labels)
 		}
 	policies:
 		for len(global) > 0 || len(local) > 0 {
@@ -1019,6 +1129,21 @@ func sameNode(a, b Endpoint) bool {
 // explain judges f under Calico, in the order a packet meets the
 // enforcement points.
 func (m *calicoModel) explain(f Flow, add func(Step) bool) {
+	memo := podIdents{}
+	if !(f.From.IsPod() && f.To.IsPod() && f.From.Addr == f.To.Addr) {
+		for _, e := range []Endpoint{f.From, f.To} {
+			if e.IsPod() {
+				memo.addr[memo.n], memo.id[memo.n] = e.Addr, podIdent(e)
+				memo.n++
+			}
+		}
+	}
+	mm := *m
+	mm.memo = &memo
+	mm.explainFlow(f, add)
+}
+
+func (m *calicoModel) explainFlow(f Flow, add func(Step) bool) {
 	src, dst := f.From, f.To
 	// What the source sees: the destination after any DNAT; a pod's own
 	// node DNATs NodePort traffic before the pod's egress policy.

@@ -110,6 +110,41 @@ func (s Selector) all() bool {
 	return ok
 }
 
+// requiredLabel returns a label equality k == 'v' that every resource s
+// selects has: one of the top-level conjuncts of s, preferring a key
+// outside projectcalico.org/ (those every pod shares) and then the
+// smallest. It reports false when s has no such conjunct.
+func (s Selector) requiredLabel() ([2]string, bool) {
+	var best [2]string
+	found := false
+	better := func(k string) bool {
+		if !found {
+			return true
+		}
+		bc, kc := strings.HasPrefix(best[0], "projectcalico.org/"), strings.HasPrefix(k, "projectcalico.org/")
+		if bc != kc {
+			return bc
+		}
+		return k < best[0]
+	}
+	var walk func(n selNode)
+	walk = func(n selNode) {
+		switch n := n.(type) {
+		case selAnd:
+			walk(n.a)
+			walk(n.b)
+		case selCmp:
+			if n.op == "==" && better(n.key) {
+				best, found = [2]string{n.key, n.vals[0]}, true
+			}
+		}
+	}
+	if s.root != nil {
+		walk(s.root)
+	}
+	return best, found
+}
+
 type selNode interface {
 	eval(labels map[string]string, global bool) bool
 }
