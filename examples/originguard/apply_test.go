@@ -18,11 +18,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
@@ -82,15 +80,7 @@ func applyFixture(t *testing.T, cfg *rest.Config) {
 			}
 		}
 	}
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	groups, err := restmapper.GetAPIGroupResources(dc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapper := restmapper.NewDiscoveryRESTMapper(groups)
+	mapper := testbed.RESTMapper(t, cfg)
 	var objs []*unstructured.Unstructured
 	for _, f := range []string{"dump.yaml", "calico.yaml"} {
 		data, err := os.ReadFile(filepath.Join(fixture, f))
@@ -186,15 +176,7 @@ func TestRenderAppliesToAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	groups, err := restmapper.GetAPIGroupResources(dc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapper := restmapper.NewDiscoveryRESTMapper(groups)
+	mapper := testbed.RESTMapper(t, cfg)
 
 	for _, api := range []string{"crd", "api"} {
 		for _, controller := range []string{"ingress-nginx", "gateway-api", "envoy-gateway", "traefik-nginx-provider", "traefik", "kong"} {
